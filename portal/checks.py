@@ -1,0 +1,32 @@
+"""System checks that `check --deploy` runs in addition to Django's own."""
+
+from django.conf import settings
+from django.core.checks import Tags, Warning, register
+
+from portal import env
+
+
+@register(Tags.security, deploy=True)
+def generated_secrets_check(**kwargs: object) -> list[Warning]:
+    """Secrets generated into var/ suit one development machine, not a deployment."""
+    return [
+        Warning(
+            f"{name} was generated into var/secrets/ because it is not set.",
+            hint=f"Set {name} (or {name}_FILE) in the environment of every process.",
+            id="sitter.W001",
+        )
+        for name in env.generated_secrets
+    ]
+
+
+@register(Tags.security, deploy=True)
+def public_base_url_check(**kwargs: object) -> list[Warning]:
+    if settings.PUBLIC_BASE_URL.startswith("https://"):
+        return []
+    return [
+        Warning(
+            "PUBLIC_BASE_URL is not an https:// address.",
+            hint="People open their invitation links on their phones; serve them over TLS.",
+            id="sitter.W002",
+        )
+    ]

@@ -1,0 +1,47 @@
+import logging
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from portal import health
+
+logger = logging.getLogger(__name__)
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is alive and serving."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Each dependency with a verdict; 503 when a critical one (database, broker) fails."""
+    results: dict[str, dict[str, object]] = {}
+    critical_failed = advisory_failed = False
+    for group, checks in (("critical", health.CRITICAL), ("advisory", health.ADVISORY)):
+        for name, check in checks.items():
+            try:
+                ok, detail = check()
+            except Exception as error:
+                # A readiness probe reports a failure instead of raising it.
+                logger.warning("readiness check %s failed: %s", name, type(error).__name__)
+                ok, detail = False, type(error).__name__
+            results[name] = {"ok": ok, "detail": detail}
+            if not ok:
+                critical_failed |= group == "critical"
+                advisory_failed |= group == "advisory"
+    status = "fail" if critical_failed else "degraded" if advisory_failed else "ok"
+    return JsonResponse(
+        {"status": status, "checks": results}, status=503 if critical_failed else 200
+    )
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/dashboard.html")
