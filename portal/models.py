@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 
 class Heartbeat(models.Model):
@@ -9,3 +10,24 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class StatusMachine(models.Model):
+    """A `status` field moved only by compare-and-swap, so a duplicate task, a late callback or two
+    workers racing do no harm: side effects belong after a `move()` that returned True."""
+
+    status: models.CharField
+
+    class Meta:
+        abstract = True
+
+    def move(self, old: str | tuple[str, ...], new: str, **fields: object) -> bool:
+        olds = (old,) if isinstance(old, str) else old
+        moved = (
+            type(self)
+            ._default_manager.filter(pk=self.pk, status__in=olds)
+            .update(status=new, updated_at=timezone.now(), **fields)
+        )
+        if moved:
+            self.refresh_from_db()
+        return bool(moved)

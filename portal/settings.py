@@ -90,7 +90,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not memory, so a live test server, a test worker and the test share one database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Audit ledger ---------------------------------------------------------------------------------
+# Ed25519 key that signs ledger checkpoints: base64 of the raw 32-byte key, or a PKCS#8 PEM. Kept
+# out of the database on purpose; print its public half with `manage.py audit_public_key`.
+# (A Fernet key is 32 random bytes in url-safe base64, and any 32 random bytes are an Ed25519 key.)
+AUDIT_SIGNING_KEY = env.secret("AUDIT_SIGNING_KEY", generate=lambda: Fernet.generate_key().decode())
+AUDIT_CHECKPOINT_INTERVAL = timedelta(seconds=env.integer("AUDIT_CHECKPOINT_INTERVAL_SECONDS", 600))
+# Proxies in front of the web process that append to X-Forwarded-For; 0 trusts REMOTE_ADDR only.
+TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0)
 
 # --- Cache, broker, Celery ------------------------------------------------------------------------
 REDIS_URL = env.text("REDIS_URL")
@@ -136,6 +147,10 @@ HEARTBEAT_INTERVAL = timedelta(seconds=env.integer("HEARTBEAT_INTERVAL_SECONDS",
 # Every periodic job, in one place.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": HEARTBEAT_INTERVAL},
+    "audit-checkpoint": {
+        "task": "ledger.tasks.write_checkpoint",
+        "schedule": AUDIT_CHECKPOINT_INTERVAL,
+    },
 }
 
 # --- Authentication -------------------------------------------------------------------------------
@@ -263,3 +278,29 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Verification journey -------------------------------------------------------------------------
+# How long a person's invitation link works, and how long a result is waited for after the person
+# starts liveness (the upstream link itself lives about 120 s).
+INVITATION_TTL = timedelta(days=env.integer("INVITATION_TTL_DAYS", 7))
+LIVENESS_LINK_TTL = timedelta(seconds=env.integer("LIVENESS_LINK_TTL_SECONDS", 120))
+LIVENESS_RESULT_WINDOW = timedelta(minutes=env.integer("LIVENESS_RESULT_WINDOW_MINUTES", 30))
+# Wrong link tokens allowed per client address per window before it is slowed down.
+LINK_FAILURES_ALLOWED = env.integer("LINK_FAILURES_ALLOWED", 20)
+LINK_FAILURE_WINDOW = timedelta(minutes=15)
+POLL_SWEEP_INTERVAL = timedelta(seconds=env.integer("POLL_SWEEP_INTERVAL_SECONDS", 3))
+SMS_BACKEND = env.text("SMS_BACKEND", "verification.sms.ConsoleSmsBackend")
+TWILIO_ACCOUNT_SID = env.text("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env.optional_secret("TWILIO_AUTH_TOKEN")
+TWILIO_FROM_NUMBER = env.text("TWILIO_FROM_NUMBER")
+TWILIO_API_URL = env.text("TWILIO_API_URL", "https://api.twilio.com")
+CELERY_BEAT_SCHEDULE["poll-liveness"] = {
+    "task": "verification.tasks.sweep_liveness",
+    "schedule": POLL_SWEEP_INTERVAL,
+}
+CELERY_BEAT_SCHEDULE["expire-sessions"] = {
+    "task": "verification.tasks.expire_sessions",
+    "schedule": timedelta(minutes=5),
+}
+# The studio's name as people see it in invitations and on their pages.
+STUDIO_NAME = env.text("STUDIO_NAME", "The studio")

@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from portal import views
+from verification.urls import person_patterns, staff_patterns
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -12,4 +13,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(settings.ADMIN_PATH, admin.site.urls),
+    path("", include(staff_patterns)),
+    path("", include(person_patterns)),
 ]

@@ -1,12 +1,14 @@
 import logging
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from portal import health
+from portal.access import staff_required
+from verification.models import StaffNotice, VerificationSession
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,15 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
-@login_required
+@staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/dashboard.html")
+    notices = list(StaffNotice.objects.filter(user=request.user, seen_at__isnull=True)[:20])
+    open_sessions = VerificationSession.objects.open().select_related("person", "project")[:50]
+    response = render(
+        request, "portal/dashboard.html", {"notices": notices, "open_sessions": open_sessions}
+    )
+    # Shown once: the next visit starts clean.
+    StaffNotice.objects.filter(pk__in=[notice.pk for notice in notices]).update(
+        seen_at=timezone.now()
+    )
+    return response

@@ -36,3 +36,73 @@ def staff_client(staff_user) -> Client:
     client = Client()
     client.force_login(staff_user)
     return client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _in_memory_broker():
+    """Tasks queued by code under test go to memory, never to the development queue or Redis.
+    Tests run task bodies themselves, as a worker would."""
+    from portal.celery import app
+
+    saved = app.conf.broker_url, app.conf.broker_transport_options
+    app.conf.broker_url, app.conf.broker_transport_options = "memory://", {}
+    yield
+    app.conf.broker_url, app.conf.broker_transport_options = saved
+
+
+@pytest.fixture(scope="session")
+def simulator_process(tmp_path_factory):
+    from tests.simulator_harness import start_simulator, stop_simulator
+
+    simulator = start_simulator(tmp_path_factory.mktemp("simulator"))
+    yield simulator
+    stop_simulator(simulator)
+
+
+@pytest.fixture
+def simulator(simulator_process):
+    """The simulator with a clean state, test credentials, and assets ready at once."""
+    simulator_process.reset()
+    return simulator_process
+
+
+@pytest.fixture
+def account(db, simulator):
+    from upstream.models import Adapter, UpstreamAccount
+
+    return UpstreamAccount.objects.create(
+        name="Simulated Anyfast",
+        adapter=Adapter.ANYFAST,
+        base_url=simulator.url,
+        api_token=simulator.token,
+    )
+
+
+@pytest.fixture
+def project(db):
+    from verification.models import Project
+
+    return Project.objects.create(
+        name="Winter campaign",
+        intended_use="Short video ads for the winter campaign, shown online for 12 months.",
+    )
+
+
+@pytest.fixture
+def consent_text(db):
+    from verification.models import ConsentText
+
+    return ConsentText.objects.create(
+        title="Consent to the use of my likeness",
+        version="1",
+        body="I agree that the studio may use my face, video and voice for the project described.",
+    )
+
+
+@pytest.fixture
+def person(db, staff_user):
+    from verification.models import AuthorizingPerson
+
+    return AuthorizingPerson.objects.create(
+        full_name="Jane Doe", email="jane@example.com", phone="+14155550123", created_by=staff_user
+    )

@@ -1,0 +1,654 @@
+"""The verification journey: sessions, links, consent, liveness attempts and their results.
+
+Every state change is a compare-and-swap (`move`) followed by its side effects, and is recorded in
+the ledger in the same transaction. Upstream calls happen outside database transactions.
+"""
+
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from assets.models import AssetGroup
+from ledger.services import Actor, record
+from upstream.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
+from upstream.factory import client_for
+from verification.models import (
+    AuthorizingPerson,
+    Consent,
+    ConsentText,
+    Invitation,
+    Language,
+    LivenessAttempt,
+    Project,
+    VerificationSession,
+)
+
+if TYPE_CHECKING:
+    from verification.forms import PersonForm
+
+logger = logging.getLogger(__name__)
+
+Status = VerificationSession.Status
+SUCCESS_RESULT_CODE = "10000"
+# Seconds between result polls: quick while the person is likely on the page, then easing off.
+POLL_BACKOFF = (3, 3, 3, 5, 5, 10, 10, 15, 20, 30, 60)
+POLL_LEASE = timedelta(seconds=60)
+
+
+class JourneyError(Exception):
+    """A step the person or staff asked for cannot happen now; the message says why in words."""
+
+
+# --- Persons ----------------------------------------------------------------------------------
+
+
+def create_person(*, form: "PersonForm", user: AbstractBaseUser) -> AuthorizingPerson:
+    with transaction.atomic():
+        person = form.save(commit=False)
+        person.created_by = user
+        person.save()
+        record(
+            action="person.created",
+            actor=Actor.staff(user),
+            subject=person,
+            person_id=person.pk,
+            payload={"fields": sorted(form.changed_data)},
+        )
+    return person
+
+
+def update_person(*, form: "PersonForm", user: AbstractBaseUser) -> AuthorizingPerson:
+    with transaction.atomic():
+        person = form.save()
+        record(
+            action="person.updated",
+            actor=Actor.staff(user),
+            subject=person,
+            person_id=person.pk,
+            payload={"fields": sorted(form.changed_data)},
+        )
+    return person
+
+
+# --- Sessions and links -----------------------------------------------------------------------
+
+
+def start_session(
+    *,
+    person: AuthorizingPerson,
+    account_id: int,
+    project: Project,
+    consent_text: ConsentText,
+    media_kinds: list[str],
+    channel: str,
+    user: AbstractBaseUser,
+) -> VerificationSession:
+    """Create a session and, for email and SMS, queue its first invitation."""
+    with transaction.atomic():
+        session = VerificationSession.objects.create(
+            person=person,
+            account_id=account_id,
+            project=project,
+            consent_text=consent_text,
+            media_kinds=media_kinds,
+            channel=channel,
+            created_by=user,
+        )
+        record(
+            action="session.created",
+            actor=Actor.staff(user),
+            subject=session,
+            person_id=person.pk,
+            payload={
+                "project": project.name,
+                "consent_text": consent_text.sha256,
+                "media_kinds": media_kinds,
+                "channel": channel,
+                "account_id": account_id,
+            },
+        )
+        if channel != VerificationSession.Channel.IN_PERSON:
+            send_new_link(session=session, user=user)
+    return session
+
+
+def _revoke_links(session: VerificationSession, now: datetime) -> int:
+    return session.invitations.filter(revoked_at__isnull=True).update(revoked_at=now)
+
+
+def send_new_link(*, session: VerificationSession, user: AbstractBaseUser | None) -> Invitation:
+    """Revoke the session's links and queue a new one by email or SMS. A worker mints the token,
+    so it never rests in the database or in a task message."""
+    from verification.tasks import deliver_invitation
+
+    if session.is_terminal:
+        raise JourneyError(f"This session is {session.get_status_display().lower()}.")
+    channel = session.channel
+    person = session.person
+    recipient = person.email if channel == VerificationSession.Channel.EMAIL else person.phone
+    if not recipient:
+        raise JourneyError(
+            f"{person.full_name} has no {'email address' if channel == 'email' else 'phone number'}."
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = _revoke_links(session, now)
+        invitation = Invitation.objects.create(
+            session=session,
+            channel=channel,
+            recipient=recipient,
+            created_by=user,
+            expires_at=now + settings.INVITATION_TTL,
+        )
+        record(
+            action="invitation.queued",
+            actor=Actor.staff(user) if user else Actor.system(),
+            subject=session,
+            person_id=person.pk,
+            payload={"invitation": invitation.pk, "channel": channel, "links_revoked": revoked},
+        )
+        transaction.on_commit(lambda: deliver_invitation.delay(invitation.pk))
+    return invitation
+
+
+def show_link(*, session: VerificationSession, user: AbstractBaseUser) -> str:
+    """A new link for staff to show as a QR code or copy; the older links stop working."""
+    if session.is_terminal:
+        raise JourneyError(f"This session is {session.get_status_display().lower()}.")
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = _revoke_links(session, now)
+        invitation = Invitation.objects.create(
+            session=session,
+            channel=VerificationSession.Channel.IN_PERSON,
+            token_hash=Invitation.hash_token(token),
+            status=Invitation.Status.SHOWN,
+            created_by=user,
+            sent_at=now,
+            expires_at=now + settings.INVITATION_TTL,
+        )
+        session.move(Status.CREATED, Status.INVITED)
+        record(
+            action="invitation.shown",
+            actor=Actor.staff(user),
+            subject=session,
+            person_id=session.person_id,
+            payload={"invitation": invitation.pk, "links_revoked": revoked},
+        )
+    return person_link_url(token)
+
+
+def person_link_url(token: str) -> str:
+    return settings.PUBLIC_BASE_URL + reverse("person:link", args=[token])
+
+
+def deliver_invitation(*, invitation_id: int) -> None:
+    """Mint the link and send it. Safe to run twice: only the run that claims it sends."""
+    from verification import messaging
+
+    token = secrets.token_urlsafe(32)
+    claimed = Invitation.objects.filter(
+        pk=invitation_id, status=Invitation.Status.PENDING, revoked_at__isnull=True
+    ).update(status=Invitation.Status.SENDING, token_hash=Invitation.hash_token(token))
+    if not claimed:
+        return
+    invitation = Invitation.objects.select_related("session__person", "session__project").get(
+        pk=invitation_id
+    )
+    session = invitation.session
+    try:
+        messaging.send_invitation(invitation=invitation, link=person_link_url(token))
+    except messaging.DeliveryError as error:
+        with transaction.atomic():
+            Invitation.objects.filter(pk=invitation.pk).update(
+                status=Invitation.Status.FAILED, error=str(error)
+            )
+            record(
+                action="invitation.failed",
+                actor=Actor.system(),
+                subject=session,
+                person_id=session.person_id,
+                payload={
+                    "invitation": invitation.pk,
+                    "channel": invitation.channel,
+                    "error": str(error),
+                },
+            )
+        return
+    with transaction.atomic():
+        Invitation.objects.filter(pk=invitation.pk).update(
+            status=Invitation.Status.SENT, sent_at=timezone.now(), error=""
+        )
+        session.move(Status.CREATED, Status.INVITED)
+        record(
+            action="invitation.sent",
+            actor=Actor.system(),
+            subject=session,
+            person_id=session.person_id,
+            payload={"invitation": invitation.pk, "channel": invitation.channel},
+        )
+
+
+@dataclass(frozen=True)
+class LinkLookup:
+    invitation: Invitation | None
+    problem: str  # "" when usable; else "unknown", "expired", "revoked", "closed"
+
+
+def look_up_link(token: str) -> LinkLookup:
+    """Find the invitation behind a link token, or say why it does not work."""
+    if not token or len(token) > 100:
+        return LinkLookup(None, "unknown")
+    invitation = (
+        Invitation.objects.select_related(
+            "session__person", "session__project", "session__consent_text"
+        )
+        .filter(token_hash=Invitation.hash_token(token))
+        .first()
+    )
+    if invitation is None:
+        return LinkLookup(None, "unknown")
+    if invitation.revoked_at is not None:
+        return LinkLookup(invitation, "revoked")
+    if invitation.expires_at <= timezone.now():
+        return LinkLookup(invitation, "expired")
+    if invitation.session.status in (Status.CANCELLED, Status.EXPIRED):
+        return LinkLookup(invitation, "closed")
+    return LinkLookup(invitation, "")
+
+
+def note_link_opened(*, invitation: Invitation, request: HttpRequest) -> None:
+    """The person opened their link. Only the first opening is evidence worth recording."""
+    session = invitation.session
+    first = Invitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(
+        opened_at=timezone.now()
+    )
+    if not first:
+        return
+    with transaction.atomic():
+        session.move((Status.CREATED, Status.INVITED), Status.OPENED, opened_at=timezone.now())
+        AuthorizingPerson.objects.filter(pk=session.person_id).update(
+            last_interaction_at=timezone.now()
+        )
+        record(
+            action="invitation.opened",
+            actor=Actor.person(session.person_id),
+            subject=session,
+            person_id=session.person_id,
+            payload={"invitation": invitation.pk},
+            request=request,
+        )
+
+
+# --- Consent ----------------------------------------------------------------------------------
+
+
+def give_consent(
+    *, session: VerificationSession, signature_name: str, request: HttpRequest
+) -> Consent:
+    """Store the person's consent to the session's text, project and media kinds."""
+    text = session.consent_text
+    with transaction.atomic():
+        if not session.move((Status.CREATED, Status.INVITED, Status.OPENED), Status.CONSENTED):
+            existing = session.consents.filter(withdrawn_at__isnull=True).first()
+            if existing is not None:
+                return existing
+            raise JourneyError("This verification is no longer waiting for consent.")
+        consent = Consent.objects.create(
+            person=session.person,
+            session=session,
+            text=text,
+            text_sha256=text.sha256,
+            project=session.project,
+            intended_use=session.project.intended_use,
+            media_kinds=session.media_kinds,
+            signature_name=signature_name,
+            ip=request.META.get("REMOTE_ADDR"),
+            user_agent=request.headers.get("user-agent", "")[:512],
+        )
+        VerificationSession.objects.filter(pk=session.pk).update(consented_at=consent.signed_at)
+        AuthorizingPerson.objects.filter(pk=session.person_id).update(
+            last_interaction_at=timezone.now()
+        )
+        record(
+            action="consent.given",
+            actor=Actor.person(session.person_id),
+            subject=consent,
+            person_id=session.person_id,
+            payload={
+                "session": session.pk,
+                "text_version": text.version,
+                "text_sha256": text.sha256,
+                "project": session.project.name,
+                "intended_use": session.project.intended_use,
+                "media_kinds": session.media_kinds,
+                "signature_name": signature_name,
+            },
+            request=request,
+        )
+    return consent
+
+
+# --- Liveness ---------------------------------------------------------------------------------
+
+
+def start_liveness(*, session: VerificationSession, request: HttpRequest | None) -> str:
+    """Create an upstream verification session now and return the H5 link to send the phone to.
+
+    Each call makes a fresh upstream session (its link lives ~120 s); earlier attempts keep being
+    polled until they expire, in case the person finished one of them after all.
+    """
+    if session.status == Status.VERIFIED:
+        raise JourneyError("You are already verified. There is nothing more to do.")
+    if not session.can_start_liveness:
+        raise JourneyError("Please read and accept the consent first.")
+    ref = secrets.token_urlsafe(32)
+    callback_url = settings.PUBLIC_BASE_URL + reverse("person:callback", args=[ref])
+    try:
+        started = client_for(session.account).start_verification(callback_url=callback_url)
+    except UpstreamError as error:
+        _note_session_error(session, error)
+        raise JourneyError(_person_words(error)) from error
+    now = timezone.now()
+    with transaction.atomic():
+        attempt = LivenessAttempt.objects.create(
+            session=session,
+            ref=ref,
+            byted_token=started.byted_token,
+            byted_token_hash=Invitation.hash_token(started.byted_token),
+            h5_expires_at=now + settings.LIVENESS_LINK_TTL,
+            expires_at=now + settings.LIVENESS_RESULT_WINDOW,
+            next_poll_at=now + timedelta(seconds=POLL_BACKOFF[0]),
+        )
+        session.move((Status.CONSENTED, Status.FAILED), Status.VERIFYING, last_error="")
+        record(
+            action="verification.started",
+            actor=Actor.person(session.person_id) if request else Actor.system(),
+            subject=session,
+            person_id=session.person_id,
+            payload={"attempt": attempt.pk, "account_id": session.account_id},
+            request=request,
+        )
+    language = Language(session.person.language)
+    return started.h5_link_for_language(language.upstream_lng)
+
+
+def confirm_attempt(*, attempt: LivenessAttempt, reported_code: str = "") -> LivenessAttempt:
+    """Ask the upstream for the attempt's result and act on it.
+
+    `reported_code` is the callback's `resultCode`: a hint only. Success needs a GroupId from the
+    upstream; a failure code with no GroupId ends the attempt so the person can try again.
+    """
+    if attempt.status != LivenessAttempt.Status.PENDING:
+        return attempt
+    session = attempt.session
+    result = client_for(session.account).get_verification_result(byted_token=attempt.byted_token)
+    now = timezone.now()
+    if result.finished:
+        complete_verification(attempt=attempt, group_id=result.group_id, result_code=reported_code)
+    elif reported_code and reported_code != SUCCESS_RESULT_CODE:
+        _fail_attempt(attempt, reported_code)
+    else:
+        LivenessAttempt.objects.filter(pk=attempt.pk).update(
+            last_polled_at=now, poll_count=attempt.poll_count + 1, last_error=""
+        )
+    attempt.refresh_from_db()
+    return attempt
+
+
+def complete_verification(
+    *, attempt: LivenessAttempt, group_id: str, result_code: str = ""
+) -> None:
+    """Store the GroupId the moment it arrives, with its group and the evidence, in one commit."""
+    from verification.notifications import notify_outcome
+
+    session = attempt.session
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = LivenessAttempt.objects.filter(
+            pk=attempt.pk, status=LivenessAttempt.Status.PENDING
+        ).update(
+            status=LivenessAttempt.Status.SUCCEEDED,
+            group_id=group_id,
+            result_code=result_code or SUCCESS_RESULT_CODE,
+            completed_at=now,
+            lease_until=None,
+        )
+        if not claimed:
+            return
+        moved = session.move(
+            (Status.CONSENTED, Status.VERIFYING, Status.FAILED),
+            Status.VERIFIED,
+            upstream_group_id=group_id,
+            completed_at=now,
+            last_error="",
+        )
+        if not moved:
+            # Verified by another attempt already, or cancelled meanwhile: keep the evidence only.
+            record(
+                action="verification.late_result",
+                actor=Actor.system(),
+                subject=session,
+                person_id=session.person_id,
+                payload={"attempt": attempt.pk, "group_id": group_id, "status": session.status},
+            )
+            return
+        group, _ = AssetGroup.objects.get_or_create(
+            account_id=session.account_id,
+            upstream_id=group_id,
+            defaults={"person_id": session.person_id, "session": session},
+        )
+        record(
+            action="verification.completed",
+            actor=Actor.system(),
+            subject=session,
+            person_id=session.person_id,
+            payload={"attempt": attempt.pk, "group_id": group_id, "polls": attempt.poll_count},
+        )
+        record(
+            action="group.stored",
+            actor=Actor.system(),
+            subject=group,
+            person_id=session.person_id,
+            payload={"group_id": group_id, "account_id": session.account_id},
+        )
+        transaction.on_commit(lambda: notify_outcome(session_id=session.pk))
+
+
+def _fail_attempt(attempt: LivenessAttempt, result_code: str) -> None:
+    from verification.notifications import notify_outcome
+
+    session = attempt.session
+    with transaction.atomic():
+        claimed = LivenessAttempt.objects.filter(
+            pk=attempt.pk, status=LivenessAttempt.Status.PENDING
+        ).update(
+            status=LivenessAttempt.Status.FAILED,
+            result_code=result_code,
+            completed_at=timezone.now(),
+            lease_until=None,
+        )
+        if not claimed:
+            return
+        still_waiting = session.attempts.filter(status=LivenessAttempt.Status.PENDING).exists()
+        moved = not still_waiting and session.move(
+            Status.VERIFYING,
+            Status.FAILED,
+            last_error=f"Liveness check failed (code {result_code}).",
+        )
+        record(
+            action="verification.failed",
+            actor=Actor.system(),
+            subject=session,
+            person_id=session.person_id,
+            payload={"attempt": attempt.pk, "result_code": result_code},
+        )
+        if moved:
+            transaction.on_commit(lambda: notify_outcome(session_id=session.pk))
+
+
+def _expire_attempt(attempt: LivenessAttempt) -> None:
+    session = attempt.session
+    with transaction.atomic():
+        claimed = LivenessAttempt.objects.filter(
+            pk=attempt.pk, status=LivenessAttempt.Status.PENDING
+        ).update(
+            status=LivenessAttempt.Status.EXPIRED, lease_until=None, completed_at=timezone.now()
+        )
+        if not claimed:
+            return
+        if not session.attempts.filter(status=LivenessAttempt.Status.PENDING).exists():
+            # The person never finished: back to "consented", so their link can start again.
+            session.move(Status.VERIFYING, Status.CONSENTED)
+        record(
+            action="verification.attempt_expired",
+            actor=Actor.system(),
+            subject=session,
+            person_id=session.person_id,
+            payload={"attempt": attempt.pk, "polls": attempt.poll_count},
+        )
+
+
+# --- Polling ----------------------------------------------------------------------------------
+
+
+def claim_due_attempts(*, batch: int = 200, now: datetime | None = None) -> tuple[str, list[int]]:
+    """Lease up to `batch` attempts due for a poll; a constant number of queries per batch.
+
+    Returns the lease token and the claimed ids. A poll runs only with the token it was leased
+    with, so two sweeps, or a redelivered task, never poll the same attempt at once.
+    """
+    now = now or timezone.now()
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        ids = list(
+            LivenessAttempt.objects.due_for_poll(now)
+            .order_by("next_poll_at")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:batch]
+        )
+        if ids:
+            LivenessAttempt.objects.filter(pk__in=ids).update(
+                lease_until=now + POLL_LEASE, lease_token=token
+            )
+    return token, ids
+
+
+def poll_attempt(*, attempt_id: int, lease_token: str) -> None:
+    """One poll of one attempt, by the holder of its lease."""
+    if not LivenessAttempt.objects.filter(pk=attempt_id, lease_token=lease_token).update(
+        lease_token=""
+    ):
+        return
+    attempt = LivenessAttempt.objects.select_related("session__account", "session__person").get(
+        pk=attempt_id
+    )
+    if attempt.status != LivenessAttempt.Status.PENDING:
+        return
+    if attempt.session.is_terminal:
+        LivenessAttempt.objects.filter(pk=attempt.pk).update(
+            status=LivenessAttempt.Status.SUPERSEDED, lease_until=None
+        )
+        return
+    now = timezone.now()
+    if now >= attempt.expires_at:
+        _expire_attempt(attempt)
+        return
+    error_text = ""
+    retry_after: float | None = None
+    try:
+        attempt = confirm_attempt(attempt=attempt)
+    except UpstreamError as error:
+        error_text = str(error)
+        retry_after = error.retry_after if isinstance(error, UpstreamUnavailable) else None
+        _note_session_error(attempt.session, error)
+        logger.warning("liveness poll of attempt %s failed: %s", attempt.pk, error_text)
+    if attempt.status == LivenessAttempt.Status.PENDING:
+        delay = POLL_BACKOFF[min(attempt.poll_count, len(POLL_BACKOFF) - 1)]
+        if retry_after:
+            delay = max(delay, retry_after)
+        LivenessAttempt.objects.filter(pk=attempt.pk).update(
+            next_poll_at=timezone.now() + timedelta(seconds=delay),
+            lease_until=None,
+            last_error=error_text,
+            poll_count=attempt.poll_count + (1 if error_text else 0),
+        )
+
+
+def _note_session_error(session: VerificationSession, error: UpstreamError) -> None:
+    """Keep the latest upstream problem on the session, in words staff can act on."""
+    text = f"{error.explanation} {error.fix}".strip()
+    if isinstance(error, UpstreamAuthError):
+        text = f"The upstream account “{session.account.name}” was refused: {text}"
+    VerificationSession.objects.filter(pk=session.pk).update(last_error=text[:2000])
+
+
+def _person_words(error: UpstreamError) -> str:
+    if isinstance(error, UpstreamUnavailable):
+        return "The verification service is not answering right now. Please try again in a minute."
+    return (
+        "Verification cannot start right now. Please contact the studio; they have been told why."
+    )
+
+
+# --- Staff actions and housekeeping -----------------------------------------------------------
+
+
+def cancel_session(*, session: VerificationSession, user: AbstractBaseUser) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        if not session.move(
+            tuple(s for s in Status.values if s not in VerificationSession.TERMINAL),
+            Status.CANCELLED,
+            completed_at=now,
+        ):
+            raise JourneyError(f"This session is already {session.get_status_display().lower()}.")
+        revoked = _revoke_links(session, now)
+        session.attempts.filter(status=LivenessAttempt.Status.PENDING).update(
+            status=LivenessAttempt.Status.SUPERSEDED, lease_until=None
+        )
+        record(
+            action="session.cancelled",
+            actor=Actor.staff(user),
+            subject=session,
+            person_id=session.person_id,
+            payload={"links_revoked": revoked},
+        )
+
+
+def expire_sessions(*, now: datetime | None = None) -> int:
+    """Close sessions whose every link has expired with no verification under way."""
+    now = now or timezone.now()
+    candidates = (
+        VerificationSession.objects.open()
+        .exclude(status=Status.VERIFYING)
+        .exclude(invitations__expires_at__gt=now, invitations__revoked_at__isnull=True)
+        .filter(created_at__lt=now - settings.INVITATION_TTL)
+    )
+    expired = 0
+    for session in candidates:
+        with transaction.atomic():
+            if session.move(
+                tuple(s for s in Status.values if s not in VerificationSession.TERMINAL),
+                Status.EXPIRED,
+                completed_at=now,
+            ):
+                expired += 1
+                record(
+                    action="session.expired",
+                    actor=Actor.system(),
+                    subject=session,
+                    person_id=session.person_id,
+                )
+    return expired

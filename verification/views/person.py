@@ -1,0 +1,238 @@
+"""The person's pages, reached by their link on a phone. No account; the link is the key.
+
+A GET never changes the journey (mail scanners open links too); only POSTs consent or start.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.utils import translation
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.qr import qr_svg
+from upstream.errors import UpstreamError
+from verification import services
+from verification.forms import ConsentForm
+from verification.models import Invitation, Language, LivenessAttempt, VerificationSession
+
+# Sessions this browser opened through a valid link: lets the callback page offer "try again"
+# without ever keeping the link token itself.
+BROWSER_SESSIONS_KEY = "person_sessions"
+MOBILE_HINTS = ("Mobi", "Android", "iPhone", "iPad")
+
+
+def person_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Person pages are private, uncached, and leak nothing through the Referer header."""
+
+    @never_cache
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        response["X-Robots-Tag"] = "noindex, nofollow"
+        return response
+
+    return wrapper
+
+
+def _activate_language(request: HttpRequest, preferred: str) -> str:
+    """The language asked for in the URL, else the person's own, else the browser's."""
+    chosen = request.GET.get("lang") or request.POST.get("lang") or preferred
+    if chosen not in Language.values:
+        chosen = translation.get_language_from_request(request)
+    # Traditional Chinese pages fall back to Simplified until a translation exists.
+    translation.activate("zh-hans" if chosen == "zh-hant" else chosen)
+    return chosen
+
+
+def _too_many_misses(request: HttpRequest) -> bool:
+    key = f"link-miss:{request.META.get('REMOTE_ADDR', '')}"
+    return int(cache.get(key, 0)) >= settings.LINK_FAILURES_ALLOWED
+
+
+def _count_miss(request: HttpRequest) -> None:
+    key = f"link-miss:{request.META.get('REMOTE_ADDR', '')}"
+    timeout = int(settings.LINK_FAILURE_WINDOW.total_seconds())
+    if not cache.add(key, 1, timeout):
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, timeout)
+
+
+def _resolve(request: HttpRequest, token: str) -> Invitation | HttpResponse:
+    """The invitation behind the link, or the friendly page that explains why it doesn't work."""
+    if _too_many_misses(request):
+        _activate_language(request, "")
+        return render(request, "person/link_problem.html", {"problem": "throttled"}, status=429)
+    lookup = services.look_up_link(token)
+    if lookup.invitation is None or lookup.problem:
+        if lookup.problem == "unknown":
+            _count_miss(request)
+        language = lookup.invitation.session.person.language if lookup.invitation else ""
+        _activate_language(request, language)
+        status = 404 if lookup.problem == "unknown" else 410
+        return render(
+            request, "person/link_problem.html", {"problem": lookup.problem}, status=status
+        )
+    return lookup.invitation
+
+
+def _remember_browser(request: HttpRequest, session: VerificationSession) -> None:
+    known = set(request.session.get(BROWSER_SESSIONS_KEY, []))
+    if session.pk not in known:
+        request.session[BROWSER_SESSIONS_KEY] = sorted(known | {session.pk})
+
+
+def _link_page(
+    request: HttpRequest,
+    invitation: Invitation,
+    token: str,
+    *,
+    form: ConsentForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    session = invitation.session
+    user_agent = request.headers.get("user-agent", "")
+    context = {
+        "session": session,
+        "person": session.person,
+        "project": session.project,
+        "text": session.consent_text,
+        "token": token,
+        "form": form or ConsentForm(expected_name=session.person.full_name),
+        "error": error,
+        "studio": settings.STUDIO_NAME,
+        "languages": Language.choices,
+        "on_desktop": not any(hint in user_agent for hint in MOBILE_HINTS),
+        "qr": qr_svg(services.person_link_url(token)),
+        "media_kinds": [label for value, label in _kind_labels() if value in session.media_kinds],
+    }
+    return render(request, "person/link.html", context, status=status)
+
+
+def _kind_labels() -> list[tuple[str, str]]:
+    from django.utils.translation import gettext
+
+    return [
+        ("image", gettext("photos of your face")),
+        ("video", gettext("videos of you")),
+        ("audio", gettext("recordings of your voice")),
+    ]
+
+
+@require_GET
+@person_page
+def link(request: HttpRequest, token: str) -> HttpResponse:
+    resolved = _resolve(request, token)
+    if isinstance(resolved, HttpResponse):
+        return resolved
+    _activate_language(request, resolved.session.person.language)
+    services.note_link_opened(invitation=resolved, request=request)
+    _remember_browser(request, resolved.session)
+    resolved.session.refresh_from_db()
+    return _link_page(request, resolved, token)
+
+
+@require_POST
+@person_page
+def consent(request: HttpRequest, token: str) -> HttpResponse:
+    resolved = _resolve(request, token)
+    if isinstance(resolved, HttpResponse):
+        return resolved
+    session = resolved.session
+    _activate_language(request, session.person.language)
+    form = ConsentForm(request.POST, expected_name=session.person.full_name)
+    if not form.is_valid():
+        return _link_page(request, resolved, token, form=form, status=400)
+    try:
+        services.give_consent(
+            session=session, signature_name=form.cleaned_data["signature_name"], request=request
+        )
+    except services.JourneyError as error:
+        return _link_page(request, resolved, token, error=str(error), status=409)
+    _remember_browser(request, session)
+    return _start(request, resolved, token)
+
+
+@require_POST
+@person_page
+def start(request: HttpRequest, token: str) -> HttpResponse:
+    resolved = _resolve(request, token)
+    if isinstance(resolved, HttpResponse):
+        return resolved
+    _activate_language(request, resolved.session.person.language)
+    return _start(request, resolved, token)
+
+
+def _start(request: HttpRequest, invitation: Invitation, token: str) -> HttpResponse:
+    session = VerificationSession.objects.get(pk=invitation.session_id)
+    invitation.session = session
+    try:
+        h5_link = services.start_liveness(session=session, request=request)
+    except services.JourneyError as error:
+        return _link_page(request, invitation, token, error=str(error), status=409)
+    # A plain redirect to the upstream's own page; it sends the phone back to our callback.
+    return HttpResponseRedirect(h5_link)
+
+
+@require_GET
+@person_page
+def callback(request: HttpRequest, ref: str) -> HttpResponse:
+    """Where the upstream's page sends the phone. Its query is a hint; the upstream decides."""
+    attempt = get_object_or_404(
+        LivenessAttempt.objects.select_related("session__person", "session__account"), ref=ref
+    )
+    session = attempt.session
+    _activate_language(request, session.person.language)
+    reported = request.GET.get("resultCode", "")[:32]
+    token_hint = request.GET.get("bytedToken", "")
+    if token_hint and Invitation.hash_token(token_hint) != attempt.byted_token_hash:
+        reported = ""  # a callback for some other session: ignore its claims
+    problem = ""
+    try:
+        attempt = services.confirm_attempt(attempt=attempt, reported_code=reported)
+    except UpstreamError:
+        # The sweep keeps asking; the person is told we are still confirming.
+        problem = "unavailable"
+    session.refresh_from_db()
+    context = {
+        "session": session,
+        "attempt": attempt,
+        "problem": problem,
+        "studio": settings.STUDIO_NAME,
+        "can_retry": session.pk in request.session.get(BROWSER_SESSIONS_KEY, [])
+        and session.can_start_liveness,
+    }
+    return render(request, "person/callback.html", context)
+
+
+@require_POST
+@person_page
+def retry(request: HttpRequest, ref: str) -> HttpResponse:
+    """Start liveness again from the callback page, for the browser that opened the link."""
+    attempt = get_object_or_404(LivenessAttempt.objects.select_related("session__person"), ref=ref)
+    session = attempt.session
+    _activate_language(request, session.person.language)
+    if session.pk not in request.session.get(BROWSER_SESSIONS_KEY, []):
+        return render(request, "person/link_problem.html", {"problem": "reopen"}, status=403)
+    try:
+        h5_link = services.start_liveness(session=session, request=request)
+    except services.JourneyError as error:
+        context = {
+            "session": session,
+            "attempt": attempt,
+            "problem": "",
+            "error": str(error),
+            "studio": settings.STUDIO_NAME,
+            "can_retry": False,
+        }
+        return render(request, "person/callback.html", context, status=409)
+    return HttpResponseRedirect(h5_link)

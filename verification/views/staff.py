@@ -1,0 +1,187 @@
+"""Staff pages: persons, starting a verification, following a session live."""
+
+from django.contrib import messages
+from django.db.models import OuterRef, Q, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from assets.models import Asset
+from ledger.models import AuditEvent
+from portal.access import staff_required
+from portal.qr import qr_svg
+from verification import services
+from verification.forms import PersonForm, StartSessionForm
+from verification.models import AuthorizingPerson, Consent, VerificationSession
+
+# htmx stops polling when it receives this status.
+STOP_POLLING = 286
+
+
+@staff_required
+def person_list(request: HttpRequest) -> HttpResponse:
+    latest = VerificationSession.objects.filter(person=OuterRef("pk")).order_by("-created_at")
+    persons = AuthorizingPerson.objects.annotate(
+        latest_status=Subquery(latest.values("status")[:1])
+    )
+    query = request.GET.get("q", "").strip()
+    if query:
+        persons = persons.filter(
+            Q(full_name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query)
+        )
+    status = request.GET.get("status", "")
+    if status == "none":
+        persons = persons.filter(latest_status__isnull=True)
+    elif status in VerificationSession.Status.values:
+        persons = persons.filter(latest_status=status)
+    context = {
+        "persons": persons[:200],
+        "query": query,
+        "status": status,
+        "statuses": VerificationSession.Status.choices,
+    }
+    template = "verification/persons.html#results" if request.htmx else "verification/persons.html"
+    return render(request, template, context)
+
+
+@staff_required
+def person_create(request: HttpRequest) -> HttpResponse:
+    form = PersonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        person = services.create_person(form=form, user=request.user)
+        messages.success(request, f"{person.full_name} was added.")
+        return redirect("staff:person", person.pk)
+    return render(request, "verification/person_form.html", {"form": form})
+
+
+@staff_required
+def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    person = get_object_or_404(AuthorizingPerson, pk=pk)
+    form = PersonForm(request.POST or None, instance=person)
+    if request.method == "POST" and form.is_valid():
+        services.update_person(form=form, user=request.user)
+        messages.success(request, "Saved.")
+        return redirect("staff:person", person.pk)
+    return render(request, "verification/person_form.html", {"form": form, "person": person})
+
+
+@staff_required
+def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    person = get_object_or_404(AuthorizingPerson, pk=pk)
+    context = {
+        "person": person,
+        "sessions": person.sessions.select_related("project", "account"),
+        "consents": Consent.objects.filter(person=person).select_related("project", "text"),
+        "groups": person.groups.select_related("account"),
+        "assets": Asset.objects.filter(group__person=person).select_related("group")[:200],
+    }
+    return render(request, "verification/person_detail.html", context)
+
+
+@staff_required
+def session_start(request: HttpRequest, pk: int) -> HttpResponse:
+    person = get_object_or_404(AuthorizingPerson, pk=pk)
+    initial = {"channel": "email" if person.email else "sms" if person.phone else "in_person"}
+    form = StartSessionForm(request.POST or None, person=person, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        session = services.start_session(
+            person=person,
+            account_id=data["account"].pk,
+            project=data["project"],
+            consent_text=data["consent_text"],
+            media_kinds=data["media_kinds"],
+            channel=data["channel"],
+            user=request.user,
+        )
+        if session.channel == VerificationSession.Channel.IN_PERSON:
+            return _show_link(request, session)
+        messages.success(request, f"The invitation to {person.full_name} is on its way.")
+        return redirect("staff:session", session.pk)
+    return render(request, "verification/session_start.html", {"form": form, "person": person})
+
+
+def _session_context(session: VerificationSession) -> dict[str, object]:
+    consents = list(session.consents.values_list("pk", flat=True))
+    timeline = AuditEvent.objects.filter(
+        Q(subject_type="verification.verificationsession", subject_id=str(session.pk))
+        | Q(subject_type="verification.consent", subject_id__in=[str(pk) for pk in consents])
+    ).order_by("seq")
+    return {
+        "session": session,
+        "invitations": session.invitations.all()[:20],
+        "attempts": session.attempts.all()[:20],
+        "timeline": timeline,
+    }
+
+
+def _get_session(pk: int) -> VerificationSession:
+    return get_object_or_404(
+        VerificationSession.objects.select_related("person", "project", "account", "consent_text"),
+        pk=pk,
+    )
+
+
+@staff_required
+def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "verification/session.html", _session_context(_get_session(pk)))
+
+
+@staff_required
+def session_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live part of the session page; htmx polls it until the session is over."""
+    session = _get_session(pk)
+    response = render(request, "verification/session.html#live", _session_context(session))
+    if session.is_terminal and request.htmx:
+        response.status_code = STOP_POLLING
+    return response
+
+
+@staff_required
+@require_POST
+def session_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    session = _get_session(pk)
+    if session.channel == VerificationSession.Channel.IN_PERSON:
+        return _show_link(request, session)
+    try:
+        services.send_new_link(session=session, user=request.user)
+    except services.JourneyError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "A new link is on its way; the old one no longer works.")
+    return redirect("staff:session", session.pk)
+
+
+@staff_required
+@require_POST
+def session_show_link(request: HttpRequest, pk: int) -> HttpResponse:
+    return _show_link(request, _get_session(pk))
+
+
+def _show_link(request: HttpRequest, session: VerificationSession) -> HttpResponse:
+    try:
+        link = services.show_link(session=session, user=request.user)
+    except services.JourneyError as error:
+        messages.error(request, str(error))
+        return redirect("staff:session", session.pk)
+    response = render(
+        request,
+        "verification/show_link.html",
+        {"session": session, "link": link, "qr": qr_svg(link)},
+    )
+    # The page carries a live link: keep it out of caches and history restores.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@staff_required
+@require_POST
+def session_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    session = _get_session(pk)
+    try:
+        services.cancel_session(session=session, user=request.user)
+    except services.JourneyError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "The session is cancelled and its links no longer work.")
+    return redirect("staff:session", session.pk)
