@@ -3,6 +3,7 @@
 Development needs no configuration at all. Production differs only by environment values.
 """
 
+import os
 from datetime import timedelta
 
 import dj_database_url
@@ -90,8 +91,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not memory, so a live test server, a test worker and the test share one database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # A file, not memory, so a live test server, a test worker and the test share one database;
+    # one per process, so test runs side by side never meet.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Audit ledger ---------------------------------------------------------------------------------

@@ -4,15 +4,23 @@ from django.core.cache import cache
 from django.test import Client
 
 
-@pytest.fixture(autouse=True)
-def _test_settings(settings, tmp_path):
-    """Production settings, less what a test server can't have: TLS and collected static files."""
+@pytest.fixture(scope="session", autouse=True)
+def _test_server_settings():
+    """Production settings, less what a test server can't have: TLS and collected static files.
+    Session-wide, so they hold before a live server builds its middleware."""
+    from django.conf import settings
+
     settings.SECURE_SSL_REDIRECT = False
+    settings.SECURE_HSTS_SECONDS = 0
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.WHITENOISE_AUTOREFRESH = True
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
@@ -106,3 +114,13 @@ def person(db, staff_user):
     return AuthorizingPerson.objects.create(
         full_name="Jane Doe", email="jane@example.com", phone="+14155550123", created_by=staff_user
     )
+
+
+@pytest.fixture
+def ledger_transactional(transactional_db):
+    """A transactional test that records events: the ledger is erased (triggers dropped meanwhile)
+    before Django's flush, which the append-only triggers would refuse."""
+    from ledger.testing import erase_ledger
+
+    yield
+    erase_ledger()

@@ -18,7 +18,6 @@ class AuthorizingPersonAdmin(admin.ModelAdmin):
     list_filter = ["language"]
     search_fields = ["full_name", "email", "phone"]
     date_hierarchy = "created_at"
-    list_select_related = True
     readonly_fields = ["created_by", "created_at", "updated_at", "last_interaction_at"]
 
 

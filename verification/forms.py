@@ -66,6 +66,15 @@ class StartSessionForm(forms.Form):
     def __init__(self, *args: object, person: AuthorizingPerson, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.person = person
+        # Where there is only one sensible choice, it is made already.
+        for name in ("account", "project"):
+            field = self.fields[name]
+            choices = list(field.queryset[:2])  # type: ignore[attr-defined]
+            if len(choices) == 1:
+                field.initial = choices[0].pk
+        texts = ConsentText.objects.filter(language=person.language) or ConsentText.objects.all()
+        if newest := texts.order_by("-created_at").first():
+            self.fields["consent_text"].initial = newest.pk
         self.fields["consent_text"].label_from_instance = lambda text: (  # type: ignore[attr-defined]
             f"{text.title} — version {text.version} ({text.get_language_display()})"
         )

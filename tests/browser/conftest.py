@@ -47,7 +47,7 @@ def phone_browser(browser):
 
 
 @pytest.fixture
-def portal(live_server, settings):
+def portal(live_server, ledger_transactional, settings):
     """The live server as the public address people and the upstream reach."""
     settings.PUBLIC_BASE_URL = live_server.url
     settings.CSRF_TRUSTED_ORIGINS = [live_server.url]
@@ -55,7 +55,7 @@ def portal(live_server, settings):
 
 
 @pytest.fixture
-def worker(transactional_db):
+def worker(ledger_transactional):
     """A real Celery worker in a thread, on the in-memory broker the tests use."""
     from celery.contrib.testing.worker import start_worker
 
@@ -75,7 +75,7 @@ def console_errors():
         def on_console(message):
             if message.type == "error":
                 with lock:
-                    errors.append(message.text)
+                    errors.append(f"{page.url}: {message.text} {message.location.get('url', '')}")
 
         page.on("console", on_console)
         page.on("pageerror", lambda error: errors.append(str(error)))

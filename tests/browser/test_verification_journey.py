@@ -47,6 +47,7 @@ def test_staff_invite_by_email_and_the_person_verifies_on_a_phone(
 
     # The simulator's own H5 page, as the upstream would show it on the phone.
     person.wait_for_url(f"{simulator.url}/**")
+    person.locator("#person").fill("Ada Lovelace")
     person.get_by_role("button", name=re.compile("Complete", re.I)).click()
 
     person.wait_for_url(f"{portal.url}/verified/**")
@@ -56,4 +57,6 @@ def test_staff_invite_by_email_and_the_person_verifies_on_a_phone(
     expect(staff.locator("#session-status")).to_contain_text("Verified", timeout=10_000)
     expect(staff.locator("#group-id")).to_have_text(session.upstream_group_id)
     assert session.upstream_group_id.startswith("group-")
-    assert console_errors.errors == []
+    # The simulator's pages stand in for a third party's; only the portal's own are judged.
+    ours = [error for error in console_errors.errors if error.startswith(portal.url)]
+    assert ours == [], "\n".join(ours)

@@ -28,13 +28,15 @@ MOBILE_HINTS = ("Mobi", "Android", "iPhone", "iPad")
 
 
 def person_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Person pages are private, uncached, and leak nothing through the Referer header."""
+    """Person pages are private, uncached, and never send their address (it holds the link token)
+    to another site. Not `no-referrer`: with it, browsers send `Origin: null` on the consent POST,
+    which the CSRF check rightly refuses; `same-origin` keeps the token from every other origin."""
 
     @never_cache
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = "same-origin"
         response["X-Robots-Tag"] = "noindex, nofollow"
         return response
 
