@@ -3,8 +3,17 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django_htmx.middleware import HtmxDetails
+
+
+class StaffRequest(HttpRequest):
+    """What a staff view receives: a signed-in user, and htmx details from the middleware."""
+
+    user: User
+    htmx: HtmxDetails
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

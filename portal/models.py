@@ -23,10 +23,11 @@ class StatusMachine(models.Model):
 
     def move(self, old: str | tuple[str, ...], new: str, **fields: object) -> bool:
         olds = (old,) if isinstance(old, str) else old
+        # Keyword dicts: the subclasses declare `status` and `updated_at`, this mixin can't.
         moved = (
             type(self)
-            ._default_manager.filter(pk=self.pk, status__in=olds)
-            .update(status=new, updated_at=timezone.now(), **fields)
+            ._default_manager.filter(**{"pk": self.pk, "status__in": olds})
+            .update(**{"status": new, "updated_at": timezone.now(), **fields})
         )
         if moved:
             self.refresh_from_db()

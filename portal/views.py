@@ -7,7 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from portal import health
-from portal.access import staff_required
+from portal.access import StaffRequest, staff_required
 from verification.models import StaffNotice, VerificationSession
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 @staff_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: StaffRequest) -> HttpResponse:
     notices = list(StaffNotice.objects.filter(user=request.user, seen_at__isnull=True)[:20])
     open_sessions = VerificationSession.objects.open().select_related("person", "project")[:50]
     response = render(

@@ -35,19 +35,19 @@ class ConsentTextAdmin(admin.ModelAdmin):
     search_fields = ["title", "version", "body"]
     readonly_fields = ["sha256", "created_at"]
 
-    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def get_readonly_fields(self, request, obj=None):
         # A text people have seen or agreed to is evidence: its words never change.
         if obj is not None and obj.is_frozen:
             return ["title", "version", "language", "body", "sha256", "created_at"]
         return self.readonly_fields
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request, obj=None):
         return obj is None or not obj.is_frozen
 
 
 class InvitationInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Invitation
-    fields = [
+    fields = readonly_fields = (
         "created_at",
         "channel",
         "recipient",
@@ -57,14 +57,13 @@ class InvitationInline(ReadOnlyAdminMixin, admin.TabularInline):
         "opened_at",
         "revoked_at",
         "expires_at",
-    ]
-    readonly_fields = fields
+    )
     extra = 0
 
 
 class LivenessAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = LivenessAttempt
-    fields = [
+    fields = readonly_fields = (
         "created_at",
         "status",
         "result_code",
@@ -72,8 +71,7 @@ class LivenessAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
         "poll_count",
         "next_poll_at",
         "last_error",
-    ]
-    readonly_fields = fields
+    )
     extra = 0
 
 
@@ -96,7 +94,7 @@ class VerificationSessionAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in VerificationSession._meta.fields]
     inlines = [InvitationInline, LivenessAttemptInline]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):
         return False  # sessions start from a person's page, where consent texts and links are made
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
@@ -52,7 +52,7 @@ class JourneyError(Exception):
 # --- Persons ----------------------------------------------------------------------------------
 
 
-def create_person(*, form: "PersonForm", user: AbstractBaseUser) -> AuthorizingPerson:
+def create_person(*, form: "PersonForm", user: User) -> AuthorizingPerson:
     with transaction.atomic():
         person = form.save(commit=False)
         person.created_by = user
@@ -67,7 +67,7 @@ def create_person(*, form: "PersonForm", user: AbstractBaseUser) -> AuthorizingP
     return person
 
 
-def update_person(*, form: "PersonForm", user: AbstractBaseUser) -> AuthorizingPerson:
+def update_person(*, form: "PersonForm", user: User) -> AuthorizingPerson:
     with transaction.atomic():
         person = form.save()
         record(
@@ -91,7 +91,7 @@ def start_session(
     consent_text: ConsentText,
     media_kinds: list[str],
     channel: str,
-    user: AbstractBaseUser,
+    user: User,
 ) -> VerificationSession:
     """Create a session and, for email and SMS, queue its first invitation."""
     with transaction.atomic():
@@ -126,7 +126,7 @@ def _revoke_links(session: VerificationSession, now: datetime) -> int:
     return session.invitations.filter(revoked_at__isnull=True).update(revoked_at=now)
 
 
-def send_new_link(*, session: VerificationSession, user: AbstractBaseUser | None) -> Invitation:
+def send_new_link(*, session: VerificationSession, user: User | None) -> Invitation:
     """Revoke the session's links and queue a new one by email or SMS. A worker mints the token,
     so it never rests in the database or in a task message."""
     from verification.tasks import deliver_invitation
@@ -161,7 +161,7 @@ def send_new_link(*, session: VerificationSession, user: AbstractBaseUser | None
     return invitation
 
 
-def show_link(*, session: VerificationSession, user: AbstractBaseUser) -> str:
+def show_link(*, session: VerificationSession, user: User) -> str:
     """A new link for staff to show as a QR code or copy; the older links stop working."""
     if session.is_terminal:
         raise JourneyError(f"This session is {session.get_status_display().lower()}.")
@@ -575,7 +575,7 @@ def poll_attempt(*, attempt_id: int, lease_token: str) -> None:
         _note_session_error(attempt.session, error)
         logger.warning("liveness poll of attempt %s failed: %s", attempt.pk, error_text)
     if attempt.status == LivenessAttempt.Status.PENDING:
-        delay = POLL_BACKOFF[min(attempt.poll_count, len(POLL_BACKOFF) - 1)]
+        delay: float = POLL_BACKOFF[min(attempt.poll_count, len(POLL_BACKOFF) - 1)]
         if retry_after:
             delay = max(delay, retry_after)
         LivenessAttempt.objects.filter(pk=attempt.pk).update(
@@ -605,7 +605,7 @@ def _person_words(error: UpstreamError) -> str:
 # --- Staff actions and housekeeping -----------------------------------------------------------
 
 
-def cancel_session(*, session: VerificationSession, user: AbstractBaseUser) -> None:
+def cancel_session(*, session: VerificationSession, user: User) -> None:
     now = timezone.now()
     with transaction.atomic():
         if not session.move(

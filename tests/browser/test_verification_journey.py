@@ -14,7 +14,16 @@ LINK = re.compile(r"(https?://[^\s]+/p/[A-Za-z0-9_-]+/)")
 
 
 def test_staff_invite_by_email_and_the_person_verifies_on_a_phone(
-    portal, worker, simulator, account, project, consent_text, staff_user, desktop, phone_browser, console_errors
+    portal,
+    worker,
+    simulator,
+    account,
+    project,
+    consent_text,
+    staff_user,
+    desktop,
+    phone_browser,
+    console_errors,
 ):
     staff = console_errors(desktop.new_page())
     staff.goto(f"{portal.url}/login/")
@@ -36,7 +45,9 @@ def test_staff_invite_by_email_and_the_person_verifies_on_a_phone(
     expect(staff.locator("#session-status")).to_contain_text("Invited", timeout=20_000)
 
     message = next(m for m in reversed(mail.outbox) if m.to == ["ada@example.com"])
-    link = LINK.search(message.body).group(1)
+    found = LINK.search(str(message.body))
+    assert found, message.body
+    link = found.group(1)
 
     person = console_errors(phone_browser.new_page())
     person.goto(link)

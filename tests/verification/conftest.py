@@ -46,7 +46,7 @@ def run_pending_invitations() -> None:
 
 
 def link_in_last_message() -> str:
-    match = LINK.search(mail.outbox[-1].body)
+    match = LINK.search(str(mail.outbox[-1].body))
     assert match, mail.outbox[-1].body
     return match.group(1)
 
@@ -69,4 +69,4 @@ def callback_path(url: str) -> str:
 
 
 def latest_attempt(session: VerificationSession) -> LivenessAttempt:
-    return session.attempts.order_by("-created_at").first()
+    return session.attempts.order_by("-created_at")[0]

@@ -2,13 +2,13 @@
 
 from django.contrib import messages
 from django.db.models import OuterRef, Q, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from assets.models import Asset
 from ledger.models import AuditEvent
-from portal.access import staff_required
+from portal.access import StaffRequest, staff_required
 from portal.qr import qr_svg
 from verification import services
 from verification.forms import PersonForm, StartSessionForm
@@ -19,7 +19,7 @@ STOP_POLLING = 286
 
 
 @staff_required
-def person_list(request: HttpRequest) -> HttpResponse:
+def person_list(request: StaffRequest) -> HttpResponse:
     latest = VerificationSession.objects.filter(person=OuterRef("pk")).order_by("-created_at")
     persons = AuthorizingPerson.objects.annotate(
         latest_status=Subquery(latest.values("status")[:1])
@@ -45,7 +45,7 @@ def person_list(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-def person_create(request: HttpRequest) -> HttpResponse:
+def person_create(request: StaffRequest) -> HttpResponse:
     form = PersonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         person = services.create_person(form=form, user=request.user)
@@ -55,7 +55,7 @@ def person_create(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def person_edit(request: StaffRequest, pk: int) -> HttpResponse:
     person = get_object_or_404(AuthorizingPerson, pk=pk)
     form = PersonForm(request.POST or None, instance=person)
     if request.method == "POST" and form.is_valid():
@@ -66,7 +66,7 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required
-def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def person_detail(request: StaffRequest, pk: int) -> HttpResponse:
     person = get_object_or_404(AuthorizingPerson, pk=pk)
     context = {
         "person": person,
@@ -79,7 +79,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required
-def session_start(request: HttpRequest, pk: int) -> HttpResponse:
+def session_start(request: StaffRequest, pk: int) -> HttpResponse:
     person = get_object_or_404(AuthorizingPerson, pk=pk)
     initial = {"channel": "email" if person.email else "sms" if person.phone else "in_person"}
     form = StartSessionForm(request.POST or None, person=person, initial=initial)
@@ -123,12 +123,12 @@ def _get_session(pk: int) -> VerificationSession:
 
 
 @staff_required
-def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def session_detail(request: StaffRequest, pk: int) -> HttpResponse:
     return render(request, "verification/session.html", _session_context(_get_session(pk)))
 
 
 @staff_required
-def session_status(request: HttpRequest, pk: int) -> HttpResponse:
+def session_status(request: StaffRequest, pk: int) -> HttpResponse:
     """The live part of the session page; htmx polls it until the session is over."""
     session = _get_session(pk)
     response = render(request, "verification/session.html#live", _session_context(session))
@@ -139,7 +139,7 @@ def session_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_POST
-def session_resend(request: HttpRequest, pk: int) -> HttpResponse:
+def session_resend(request: StaffRequest, pk: int) -> HttpResponse:
     session = _get_session(pk)
     if session.channel == VerificationSession.Channel.IN_PERSON:
         return _show_link(request, session)
@@ -154,11 +154,11 @@ def session_resend(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_POST
-def session_show_link(request: HttpRequest, pk: int) -> HttpResponse:
+def session_show_link(request: StaffRequest, pk: int) -> HttpResponse:
     return _show_link(request, _get_session(pk))
 
 
-def _show_link(request: HttpRequest, session: VerificationSession) -> HttpResponse:
+def _show_link(request: StaffRequest, session: VerificationSession) -> HttpResponse:
     try:
         link = services.show_link(session=session, user=request.user)
     except services.JourneyError as error:
@@ -176,7 +176,7 @@ def _show_link(request: HttpRequest, session: VerificationSession) -> HttpRespon
 
 @staff_required
 @require_POST
-def session_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def session_cancel(request: StaffRequest, pk: int) -> HttpResponse:
     session = _get_session(pk)
     try:
         services.cancel_session(session=session, user=request.user)
