@@ -92,6 +92,9 @@ class Asset(StatusMachine):
     forwarded_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     next_check_at = models.DateTimeField(null=True, blank=True)
+    # While a worker forwards the file; a worker killed mid-upload leaves it to expire.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    forward_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

@@ -51,13 +51,20 @@ def main() -> None:
         now = timezone.now()
         sessions = VerificationSession.objects.bulk_create(
             VerificationSession(
-                person=person, account=account, project=project, consent_text=text,
-                channel="email", status="verifying",
+                person=person,
+                account=account,
+                project=project,
+                consent_text=text,
+                channel="email",
+                status="verifying",
             )
             for _ in range(args.sessions)
         )
         client = client_for(account)
-        real_tokens = [client.start_verification(callback_url="http://127.0.0.1/cb").byted_token for _ in range(args.polls)]
+        real_tokens = [
+            client.start_verification(callback_url="http://127.0.0.1/cb").byted_token
+            for _ in range(args.polls)
+        ]
         LivenessAttempt.objects.bulk_create(
             LivenessAttempt(
                 session=session,
@@ -91,9 +98,11 @@ def main() -> None:
             started = time.perf_counter()
             services.poll_attempt(attempt_id=attempt_id, lease_token=lease)
             full.append(time.perf_counter() - started)
-        print(f"\nPer poll, median of {len(full)}: bare upstream call {median(bare) * 1000:.2f} ms, "
-              f"full poll {median(full) * 1000:.2f} ms, ratio {median(full) / median(bare):.2f}x, "
-              f"portal overhead {(median(full) - median(bare)) * 1000:.2f} ms")
+        print(
+            f"\nPer poll, median of {len(full)}: bare upstream call {median(bare) * 1000:.2f} ms, "
+            f"full poll {median(full) * 1000:.2f} ms, ratio {median(full) / median(bare):.2f}x, "
+            f"portal overhead {(median(full) - median(bare)) * 1000:.2f} ms"
+        )
 
         _callback_to_verified(simulator, account, person, project, text)
     finally:
@@ -115,8 +124,12 @@ def _callback_to_verified(simulator, account, person, project, text) -> None:
     callback_ms, status_ms = [], []
     for _ in range(20):
         session = VerificationSession.objects.create(
-            person=person, account=account, project=project, consent_text=text,
-            channel="in_person", status="consented",
+            person=person,
+            account=account,
+            project=project,
+            consent_text=text,
+            channel="in_person",
+            status="consented",
         )
         services.start_liveness(session=session, request=None)
         attempt = session.attempts.get()
@@ -125,11 +138,15 @@ def _callback_to_verified(simulator, account, person, project, text) -> None:
         phone.get(f"{url.path}?{url.query}")
         callback_ms.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        body = staff_client.get(f"/sessions/{session.pk}/status/", headers={"HX-Request": "true"}).content
+        body = staff_client.get(
+            f"/sessions/{session.pk}/status/", headers={"HX-Request": "true"}
+        ).content
         status_ms.append((time.perf_counter() - started) * 1000)
         assert b"Verified" in body
-    print(f"\nCallback to verified, median of 20: callback {median(callback_ms):.1f} ms "
-          f"+ staff status fragment {median(status_ms):.1f} ms (+ up to 2 s until the page polls)")
+    print(
+        f"\nCallback to verified, median of 20: callback {median(callback_ms):.1f} ms "
+        f"+ staff status fragment {median(status_ms):.1f} ms (+ up to 2 s until the page polls)"
+    )
 
 
 if __name__ == "__main__":

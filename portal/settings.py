@@ -3,6 +3,7 @@
 Development needs no configuration at all. Production differs only by environment values.
 """
 
+import json
 import os
 from datetime import timedelta
 
@@ -306,3 +307,23 @@ CELERY_BEAT_SCHEDULE["expire-sessions"] = {
 }
 # The studio's name as people see it in invitations and on their pages.
 STUDIO_NAME = env.text("STUDIO_NAME", "The studio")
+
+# --- Asset intake ---------------------------------------------------------------------------------
+# How files reach the upstream: "url" (it downloads a signed, expiring portal URL; needs
+# PUBLIC_BASE_URL reachable from the upstream), "inline" (Base64 in the request; files up to
+# about 45 MB), or "multipart".
+ASSET_FORWARDING_MODE = env.text("ASSET_FORWARDING_MODE", "url")
+ASSET_FETCH_TTL = timedelta(seconds=env.integer("ASSET_FETCH_TTL_SECONDS", 3600))
+# Overrides of the upstream media limits, as JSON: {"video_max_duration_s": 15, ...}.
+MEDIA_LIMITS = json.loads(env.text("MEDIA_LIMITS", "{}"))
+# The largest upload body accepted, refused while it streams in (the largest limit plus room).
+ASSET_UPLOAD_MAX_BYTES = env.integer("ASSET_UPLOAD_MAX_BYTES", 52 * 1024 * 1024)
+ASSET_STATUS_SWEEP_INTERVAL = timedelta(seconds=env.integer("ASSET_STATUS_SWEEP_SECONDS", 3))
+CELERY_BEAT_SCHEDULE["check-assets"] = {
+    "task": "assets.tasks.sweep_processing",
+    "schedule": ASSET_STATUS_SWEEP_INTERVAL,
+}
+CELERY_BEAT_SCHEDULE["forward-stalled-assets"] = {
+    "task": "assets.tasks.sweep_forwarding",
+    "schedule": timedelta(minutes=1),
+}

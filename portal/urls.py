@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portal import views
+from assets import urls as asset_urls
 from verification.urls import person_patterns, staff_patterns
 
 urlpatterns = [
@@ -15,4 +16,7 @@ urlpatterns = [
     path(settings.ADMIN_PATH, admin.site.urls),
     path("", include(staff_patterns)),
     path("", include(person_patterns)),
+    path("", include(asset_urls.staff_patterns)),
+    path("", include(asset_urls.person_patterns)),
+    path("", include(asset_urls.fetch_patterns)),
 ]

@@ -14,7 +14,9 @@ class UpstreamAccount(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     adapter = models.CharField(max_length=16, choices=Adapter.choices, default=Adapter.ANYFAST)
-    base_url = models.URLField(help_text="e.g. https://www.anyfast.ai or https://ark.ap-southeast-1.byteplusapi.com")
+    base_url = models.URLField(
+        help_text="e.g. https://www.anyfast.ai or https://ark.ap-southeast-1.byteplusapi.com"
+    )
     # Anyfast: a Bearer token from the Byteplus-Direct token group.
     api_token = EncryptedTextField(blank=True)
     # BytePlus direct: an access key pair and region.
@@ -53,4 +55,6 @@ class UpstreamCall(models.Model):
 
     @property
     def ok(self) -> bool:
-        return self.http_status is not None and 200 <= self.http_status < 300 and not self.error_code
+        return (
+            self.http_status is not None and 200 <= self.http_status < 300 and not self.error_code
+        )

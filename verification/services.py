@@ -356,7 +356,9 @@ def start_liveness(*, session: VerificationSession, request: HttpRequest | None)
     ref = secrets.token_urlsafe(32)
     callback_url = settings.PUBLIC_BASE_URL + reverse("person:callback", args=[ref])
     try:
-        started = client_for(session.account).start_verification(callback_url=callback_url)
+        started = client_for(session.account, interactive=True).start_verification(
+            callback_url=callback_url
+        )
     except UpstreamError as error:
         _note_session_error(session, error)
         raise JourneyError(_person_words(error)) from error
@@ -384,16 +386,20 @@ def start_liveness(*, session: VerificationSession, request: HttpRequest | None)
     return started.h5_link_for_language(language.upstream_lng)
 
 
-def confirm_attempt(*, attempt: LivenessAttempt, reported_code: str = "") -> LivenessAttempt:
+def confirm_attempt(
+    *, attempt: LivenessAttempt, reported_code: str = "", interactive: bool = False
+) -> LivenessAttempt:
     """Ask the upstream for the attempt's result and act on it.
 
     `reported_code` is the callback's `resultCode`: a hint only. Success needs a GroupId from the
     upstream; a failure code with no GroupId ends the attempt so the person can try again.
+    `interactive` when a person waits on the page: shorter timeouts, fewer retries.
     """
     if attempt.status != LivenessAttempt.Status.PENDING:
         return attempt
     session = attempt.session
-    result = client_for(session.account).get_verification_result(byted_token=attempt.byted_token)
+    client = client_for(session.account, interactive=interactive)
+    result = client.get_verification_result(byted_token=attempt.byted_token)
     now = timezone.now()
     if result.finished:
         complete_verification(attempt=attempt, group_id=result.group_id, result_code=reported_code)

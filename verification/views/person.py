@@ -200,7 +200,7 @@ def callback(request: HttpRequest, ref: str) -> HttpResponse:
         reported = ""  # a callback for some other session: ignore its claims
     problem = ""
     try:
-        attempt = services.confirm_attempt(attempt=attempt, reported_code=reported)
+        attempt = services.confirm_attempt(attempt=attempt, reported_code=reported, interactive=True)
     except UpstreamError:
         # The sweep keeps asking; the person is told we are still confirming.
         problem = "unavailable"

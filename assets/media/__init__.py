@@ -1,0 +1,28 @@
+"""Server-side checks for media intake.
+
+- `inspect(path, original_name=…, limits=…)`: what the file is and every way it breaks the
+  upstream's limits (CONTRACT.md §3), as `Problem`s; never raises for bad input.
+- `strip_location_metadata(src, dst)`: the copy to forward, without GPS or device identity.
+- `assets.media.face.face_warnings(path, facts)`: the face pre-check (warnings only). Not
+  imported here: it loads MediaPipe and numpy, which the rest does not need.
+"""
+
+from assets.media.checks import Inspection, check, inspect
+from assets.media.facts import MediaError, MediaFacts, Problem, ProblemCode
+from assets.media.limits import MediaLimits
+from assets.media.privacy import MetadataError, strip_location_metadata
+from assets.media.probe import probe
+
+__all__ = [
+    "Inspection",
+    "MediaError",
+    "MediaFacts",
+    "MediaLimits",
+    "MetadataError",
+    "Problem",
+    "ProblemCode",
+    "check",
+    "inspect",
+    "probe",
+    "strip_location_metadata",
+]

@@ -1,0 +1,373 @@
+"""A small ISO base media file (MP4/MOV/HEIC) box reader: structure first, then trust.
+
+Metadata libraries (FFmpeg included) happily report a duration for an MP4 cut in half or whose
+`moov` size points past the end of the file. This reader refuses such files: every box must fit
+inside its parent and the file, a movie must have exactly one `moov`, and every sample the index
+promises must lie inside the file. It reads only box headers and the `moov` index (small), never
+the media data, so it costs well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+import struct
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import accumulate
+from typing import BinaryIO
+
+from assets.media.facts import MediaError, ProblemCode
+
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_HEADER = struct.Struct(">I4s")
+# Containers whose children we descend into when looking for tracks and metadata.
+CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"udta", b"edts", b"dinf"})
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    type: bytes
+    start: int  # offset of the box header
+    header_size: int  # 8, or 16 with a 64-bit size
+    size: int  # whole box, header included
+
+    @property
+    def body(self) -> int:
+        return self.start + self.header_size
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    @property
+    def name(self) -> str:
+        return self.type.decode("latin-1")
+
+
+def _damaged(what: str, detail: str) -> MediaError:
+    return MediaError(ProblemCode.TRUNCATED, f"The {what} is damaged or cut short: {detail}.")
+
+
+def _parse_header(raw: bytes, pos: int, end: int, large: bytes | None) -> tuple[bytes, int, int]:
+    size, kind = _HEADER.unpack_from(raw)
+    header = 8
+    if size == 1:
+        if large is None or len(large) < 8:
+            raise ValueError
+        size, header = _U64.unpack(large[:8])[0], 16
+    elif size == 0:  # "extends to the end of the enclosing space"
+        size = end - pos
+    return kind, header, size
+
+
+def top_level_boxes(f: BinaryIO | mmap.mmap, file_size: int, what: str) -> list[Box]:
+    """Headers of the boxes that make up the file, which must tile it exactly."""
+    boxes: list[Box] = []
+    pos = 0
+    while pos < file_size:
+        f.seek(pos)
+        raw = f.read(16)
+        if len(raw) < 8:
+            raise _damaged(what, f"{file_size - pos} stray bytes at the end")
+        try:
+            kind, header, size = _parse_header(raw, pos, file_size, raw[8:])
+        except ValueError:
+            raise _damaged(what, f"a box header at byte {pos:,} is cut off") from None
+        if size < header:
+            raise _damaged(what, f"the box at byte {pos:,} has an impossible size ({size})")
+        if pos + size > file_size:
+            raise _damaged(
+                what,
+                f"the '{kind.decode('latin-1')}' box at byte {pos:,} claims {size:,} bytes "
+                f"but only {file_size - pos:,} remain",
+            )
+        boxes.append(Box(kind, pos, header, size))
+        pos += size
+    return boxes
+
+
+def child_boxes(buf: bytes, start: int, end: int, what: str) -> Iterator[Box]:
+    """Boxes inside `buf[start:end]`; offsets are positions in `buf`."""
+    pos = start
+    while pos + 8 <= end:
+        try:
+            kind, header, size = _parse_header(
+                buf[pos : pos + 8], pos, end, buf[pos + 8 : pos + 16]
+            )
+        except ValueError:
+            raise _damaged(what, f"a box header at index offset {pos:,} is cut off") from None
+        if size < header or pos + size > end:
+            raise _damaged(what, f"the '{kind.decode('latin-1')}' box does not fit its parent")
+        yield Box(kind, pos, header, size)
+        pos += size
+
+
+def find(buf: bytes, box: Box, *path: bytes, what: str) -> Box | None:
+    """The first box at `path` below `box` (e.g. b"mdia", b"mdhd"), or None."""
+    current: Box | None = box
+    for kind in path:
+        if current is None:
+            return None
+        current = next(
+            (b for b in child_boxes(buf, current.body, current.end, what) if b.type == kind),
+            None,
+        )
+    return current
+
+
+@dataclass(slots=True)
+class Track:
+    handler: bytes = b""
+    width: float = 0.0
+    height: float = 0.0
+    rotation: int = 0  # clockwise degrees, from the tkhd matrix
+    mirrored: bool = False
+    timescale: int = 0
+    duration: int = 0  # mdhd, in timescale units (a claim, not a measurement)
+    sample_count: int = 0
+    sample_duration: int = 0  # sum of stts deltas, in timescale units
+
+
+@dataclass(slots=True)
+class Movie:
+    brand: bytes
+    timescale: int
+    duration: int
+    tracks: list[Track] = field(default_factory=list)
+    fragmented: bool = False
+
+
+def read_movie(f: BinaryIO | mmap.mmap, file_size: int, what: str = "video file") -> Movie:
+    """Walk an MP4/MOV: tiling, one `moov`, and sample extents inside `mdat`. Raises MediaError."""
+    boxes = top_level_boxes(f, file_size, what)
+    moovs = [b for b in boxes if b.type == b"moov"]
+    if not moovs:
+        raise MediaError(
+            ProblemCode.TRUNCATED,
+            f"The {what} has no index ('moov' box); the recording or upload was probably "
+            "interrupted before it finished.",
+        )
+    if len(moovs) > 1:
+        raise MediaError(ProblemCode.CORRUPT, f"The {what} has {len(moovs)} indexes; expected one.")
+    brand = b""
+    ftyp = next((b for b in boxes if b.type == b"ftyp"), None)
+    if ftyp is not None and ftyp.size >= 12:
+        f.seek(ftyp.body)
+        brand = f.read(4)
+    moov = moovs[0]
+    f.seek(moov.start)
+    buf = f.read(moov.size)
+    mdats = [(b.body, b.end) for b in boxes if b.type == b"mdat"]
+    movie = Movie(brand=brand, timescale=0, duration=0)
+    root = Box(b"moov", 0, moov.header_size, moov.size)
+    for box in child_boxes(buf, root.body, root.end, what):
+        if box.type == b"mvhd":
+            movie.timescale, movie.duration = _timescale_duration(buf, box)
+        elif box.type == b"mvex":
+            movie.fragmented = True
+        elif box.type == b"trak":
+            movie.tracks.append(_read_track(buf, box, mdats, what))
+    if movie.timescale <= 0:
+        raise MediaError(ProblemCode.CORRUPT, f"The {what} index has no valid time scale.")
+    return movie
+
+
+def _timescale_duration(buf: bytes, box: Box) -> tuple[int, int]:
+    """Timescale and duration of an mvhd/mdhd box (the layout is shared)."""
+    version = buf[box.body]
+    if version == 1:
+        return _U32.unpack_from(buf, box.body + 20)[0], _U64.unpack_from(buf, box.body + 24)[0]
+    return _U32.unpack_from(buf, box.body + 12)[0], _U32.unpack_from(buf, box.body + 16)[0]
+
+
+def _read_track(buf: bytes, trak: Box, mdats: list[tuple[int, int]], what: str) -> Track:
+    track = Track()
+    try:
+        tkhd = find(buf, trak, b"tkhd", what=what)
+        if tkhd is not None:
+            _read_tkhd(buf, tkhd, track)
+        hdlr = find(buf, trak, b"mdia", b"hdlr", what=what)
+        if hdlr is not None:
+            track.handler = buf[hdlr.body + 8 : hdlr.body + 12]
+        mdhd = find(buf, trak, b"mdia", b"mdhd", what=what)
+        if mdhd is not None:
+            track.timescale, track.duration = _timescale_duration(buf, mdhd)
+        stbl = find(buf, trak, b"mdia", b"minf", b"stbl", what=what)
+        if stbl is not None:
+            _check_samples(buf, stbl, track, mdats, what)
+    except struct.error:
+        raise _damaged(what, "a track header is shorter than its format requires") from None
+    return track
+
+
+def _read_tkhd(buf: bytes, box: Box, track: Track) -> None:
+    matrix_at = box.body + (52 if buf[box.body] == 1 else 40)
+    a, b, _u, c, d = struct.unpack_from(">5i", buf, matrix_at)
+    w, h = struct.unpack_from(">2I", buf, matrix_at + 36)
+    track.width, track.height = w / 65536, h / 65536
+    # QuickTime matrix maps (x, y) to (a·x + c·y, b·x + d·y); y grows downwards, so the angle of
+    # the x axis, atan2(b, a), is the clockwise turn. Tools disagree on the sign convention.
+    track.rotation = round(math.degrees(math.atan2(b, a)) / 90) % 4 * 90
+    track.mirrored = a * d - b * c < 0
+
+
+def _table(buf: bytes, box: Box | None, typecode: str, offset: int, count: int) -> array[int]:
+    values: array[int] = array(typecode)
+    if box is None:
+        return values
+    start = box.body + offset
+    end = start + count * values.itemsize
+    if end > box.end:
+        raise struct.error
+    values.frombytes(buf[start:end])
+    if values.itemsize > 1 and array("H", [1]).tobytes()[0] == 1:
+        values.byteswap()  # tables are big-endian; this machine is little-endian
+    return values
+
+
+def _count(buf: bytes, box: Box | None, at: int = 4) -> int:
+    return 0 if box is None else _U32.unpack_from(buf, box.body + at)[0]
+
+
+def _check_samples(
+    buf: bytes, stbl: Box, track: Track, mdats: list[tuple[int, int]], what: str
+) -> None:
+    kids = {b.type: b for b in child_boxes(buf, stbl.body, stbl.end, what)}
+    stts = kids.get(b"stts")
+    deltas = _table(buf, stts, "I", 8, 2 * _count(buf, stts))
+    track.sample_count = sum(deltas[0::2])
+    track.sample_duration = sum(n * d for n, d in zip(deltas[0::2], deltas[1::2], strict=True))
+    stsz = kids.get(b"stsz")
+    if stsz is None:
+        return  # fragmented files (or stz2) keep sizes elsewhere; the packet walk measures them
+    fixed, count = _U32.unpack_from(buf, stsz.body + 4)[0], _count(buf, stsz, 8)
+    if stts is not None and count != track.sample_count:
+        raise MediaError(
+            ProblemCode.CORRUPT,
+            f"The {what} index is inconsistent: {count} sample sizes for "
+            f"{track.sample_count} sample times.",
+        )
+    sizes = _table(buf, stsz, "I", 12, 0 if fixed else count)
+    if (co64 := kids.get(b"co64")) is not None:
+        offsets = _table(buf, co64, "Q", 8, _count(buf, co64))
+    else:
+        offsets = _table(buf, kids.get(b"stco"), "I", 8, _count(buf, kids.get(b"stco")))
+    stsc = kids.get(b"stsc")
+    runs = _table(buf, stsc, "I", 8, 3 * _count(buf, stsc))
+    _check_chunks(offsets, runs, fixed, count, sizes, mdats, what)
+
+
+def _check_chunks(
+    offsets: array[int],
+    runs: array[int],
+    fixed: int,
+    count: int,
+    sizes: array[int],
+    mdats: list[tuple[int, int]],
+    what: str,
+) -> None:
+    """Every chunk's samples must lie inside one `mdat`; a file cut short fails here.
+
+    Memory stays at 8 bytes a sample even for PCM tracks with millions of tiny samples.
+    """
+    prefix: array[int] = array("Q", [0])
+    if not fixed:
+        prefix.extend(accumulate(sizes))
+    firsts, per_chunk = runs[0::3], runs[1::3]
+    sample, run = 0, 0
+    for index, offset in enumerate(offsets, start=1):
+        while run + 1 < len(firsts) and firsts[run + 1] <= index:
+            run += 1
+        n = per_chunk[run] if per_chunk else 0
+        lo, hi = min(sample, count), min(sample + n, count)
+        end = offset + ((hi - lo) * fixed if fixed else prefix[hi] - prefix[lo])
+        sample += n
+        if not any(lo <= offset and end <= hi for lo, hi in mdats):
+            raise _damaged(
+                what,
+                f"its index points at media data (bytes {offset:,}–{end:,}) that is not "
+                "in the file",
+            )
+    if sample < count:
+        raise _damaged(what, f"{count - sample} samples are not placed in any chunk")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One HEIF item (an image, its Exif block, XMP…) and where its bytes are in the file."""
+
+    id: int
+    type: bytes
+    content_type: str
+    extents: tuple[tuple[int, int], ...]  # (absolute offset, length)
+
+
+def is_full_meta(buf: bytes, meta: Box) -> bool:
+    """ISO `meta` boxes carry version/flags before their children; QuickTime ones don't."""
+    return buf[meta.body + 4 : meta.body + 8] != b"hdlr"
+
+
+def read_items(buf: bytes, meta: Box, base: int, what: str) -> list[Item]:
+    """Items of an ISO `meta` box (HEIF). `base` is the file offset of `buf[0]`."""
+    body = meta.body + (4 if is_full_meta(buf, meta) else 0)
+    kids = {b.type: b for b in child_boxes(buf, body, meta.end, what)}
+    types: dict[int, tuple[bytes, str]] = {}
+    iinf = kids.get(b"iinf")
+    if iinf is not None:
+        start = iinf.body + (6 if buf[iinf.body] == 0 else 8)
+        for infe in child_boxes(buf, start, iinf.end, what):
+            if infe.type != b"infe" or buf[infe.body] < 2:
+                continue
+            at = infe.body + 4
+            if buf[infe.body] == 2:
+                item_id, at = struct.unpack_from(">H", buf, at)[0], at + 2
+            else:
+                item_id, at = _U32.unpack_from(buf, at)[0], at + 4
+            kind = buf[at + 2 : at + 6]
+            strings = buf[at + 6 : infe.end].split(b"\0")
+            content = strings[1].decode("utf-8", "replace") if len(strings) > 1 else ""
+            types[item_id] = (kind, content if kind == b"mime" else "")
+    idat = kids.get(b"idat")
+    iloc = kids.get(b"iloc")
+    if iloc is None:
+        return []
+    return [
+        Item(item_id, *types.get(item_id, (b"", "")), extents)
+        for item_id, extents in _read_iloc(buf, iloc, base, idat)
+    ]
+
+
+def _read_iloc(
+    buf: bytes, iloc: Box, base: int, idat: Box | None
+) -> Iterator[tuple[int, tuple[tuple[int, int], ...]]]:
+    version = buf[iloc.body]
+    at = iloc.body + 4
+    offset_size, length_size = buf[at] >> 4, buf[at] & 15
+    base_size, index_size = buf[at + 1] >> 4, (buf[at + 1] & 15) if version else 0
+    at += 2
+
+    def read(n: int) -> int:
+        nonlocal at
+        value = int.from_bytes(buf[at : at + n], "big") if n else 0
+        at += n
+        return value
+
+    count = read(2 if version < 2 else 4)
+    for _ in range(count):
+        item_id = read(2 if version < 2 else 4)
+        method = read(2) & 15 if version else 0
+        read(2)  # data_reference_index
+        base_offset = read(base_size)
+        extents = []
+        for _ in range(read(2)):
+            read(index_size)
+            offset, length = base_offset + read(offset_size), read(length_size)
+            if method == 1 and idat is not None:
+                offset += base + idat.body
+            extents.append((offset, length))
+        if at > iloc.end:
+            raise struct.error
+        yield item_id, tuple(extents)

@@ -1,0 +1,516 @@
+"""Asset intake: receive a file, check it, forward it exactly once, follow it to Active or Failed.
+
+Upstream calls happen outside database transactions; every state change is a compare-and-swap
+recorded in the ledger in the same transaction.
+"""
+
+import hashlib
+import logging
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path, PurePath
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core import signing
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from assets.media.checks import inspect
+from assets.media.face import face_warnings
+from assets.media.facts import Problem, ProblemCode
+from assets.media.limits import MediaLimits
+from assets.media.privacy import strip_location_metadata
+from assets.media.sniff import EXTENSIONS
+from assets.models import Asset, AssetGroup
+from ledger.services import Actor, record
+from upstream.codes import explain
+from upstream.errors import (
+    AssetNotFound,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from upstream.factory import client_for
+from upstream.types import AssetType, InlineSource, MultipartSource, UrlSource
+from verification.models import Consent
+
+logger = logging.getLogger(__name__)
+
+Status = Asset.Status
+ASSET_TYPES = {"image": AssetType.IMAGE, "video": AssetType.VIDEO, "audio": AssetType.AUDIO}
+KIND_WORDS = {"image": "photos", "video": "videos", "audio": "voice recordings"}
+FORWARD_LEASE = timedelta(minutes=15)
+# Seconds between status checks of an asset the upstream is processing (typically 3–12 s).
+CHECK_BACKOFF = (2, 2, 3, 3, 5, 5, 10, 15, 30, 60)
+FETCH_SALT = "assets.fetch"
+
+
+class IntakeError(Exception):
+    """The upload cannot be taken at all (no consent, group closed); the text says why."""
+
+
+# --- Consent and limits ----------------------------------------------------------------------
+
+
+def active_consent(group: AssetGroup) -> Consent | None:
+    """The consent behind the group's verification, if it still holds."""
+    consents = Consent.objects.filter(person_id=group.person_id, withdrawn_at__isnull=True)
+    if group.session_id:
+        consents = consents.filter(session_id=group.session_id)
+    return next((c for c in consents.order_by("-signed_at") if c.is_active()), None)
+
+
+def covered_kinds(group: AssetGroup) -> list[str]:
+    consent = active_consent(group)
+    return list(consent.media_kinds) if consent else []
+
+
+def limits_for_browser(limits: MediaLimits, kinds_allowed: list[str]) -> dict[str, object]:
+    """The limits the upload page checks before sending (advice; the server decides)."""
+
+    def extensions(formats: frozenset[str]) -> list[str]:
+        return sorted(ext for fmt in formats for ext in EXTENSIONS.get(fmt, ()))
+
+    return {
+        "image": {
+            "extensions": extensions(limits.image_formats),
+            "max_bytes": limits.image_max_bytes,
+            "min_side": limits.image_min_side_px,
+            "max_side": limits.image_max_side_px,
+            "min_aspect": limits.image_min_aspect,
+            "max_aspect": limits.image_max_aspect,
+            "allow_animated": limits.allow_animated_images,
+        },
+        "video": {
+            "extensions": extensions(limits.video_formats),
+            "max_bytes": limits.video_max_bytes,
+            "min_side": limits.video_min_side_px,
+            "max_side": limits.video_max_side_px,
+            "min_aspect": limits.video_min_aspect,
+            "max_aspect": limits.video_max_aspect,
+            "min_pixels": limits.video_min_pixels,
+            "max_pixels": limits.video_max_pixels,
+            "min_duration": limits.video_min_duration_s,
+            "max_duration": limits.video_max_duration_s,
+            "min_fps": limits.video_min_fps,
+            "max_fps": limits.video_max_fps,
+        },
+        "audio": {
+            "extensions": extensions(limits.audio_formats),
+            "max_bytes": limits.audio_max_bytes,
+            "min_duration": limits.audio_min_duration_s,
+            "max_duration": limits.audio_max_duration_s,
+        },
+        "kinds_allowed": kinds_allowed,
+    }
+
+
+# --- Receiving ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Uploader:
+    user: User | None = None
+    person_id: int | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.staff(self.user) if self.user else Actor.person(self.person_id or 0)
+
+
+def receive_upload(
+    *, group: AssetGroup, upload: UploadedFile, uploader: Uploader, request: HttpRequest | None
+) -> Asset:
+    """Keep the file, check it from its content, and queue it for forwarding if it passes.
+
+    A refused file keeps its row (with the reasons and the SHA-256, as evidence) but not its bytes.
+    """
+    if group.deleted_at is not None:
+        raise IntakeError("This person's asset group was deleted; nothing more can be added to it.")
+    consent = active_consent(group)
+    if consent is None:
+        raise IntakeError(
+            "There is no active consent behind this group (withdrawn or expired), so nothing can be uploaded."
+        )
+    display_name = PurePath((upload.name or "upload").replace("\\", "/")).name[:255] or "upload"
+    path, sha256, size = _store(upload)
+    inspection = inspect(path, original_name=display_name, limits=MediaLimits.from_settings())
+    facts = inspection.facts
+    problems = list(inspection.problems)
+    kind = facts.kind if facts else ""
+    if kind and kind not in consent.media_kinds:
+        problems.insert(
+            0,
+            Problem(
+                ProblemCode.NOT_COVERED_BY_CONSENT,
+                f"The person's consent does not cover {KIND_WORDS[kind]}, so this file can't be used.",
+            ),
+        )
+    errors = [p for p in problems if p.severity == "error"]
+    accepted = not errors and bool(kind)
+    if accepted and facts is not None:
+        # Advice only: a likely FaceMismatch is worth knowing before the paid call.
+        problems.extend(face_warnings(path, facts))
+    with transaction.atomic():
+        asset = Asset.objects.create(
+            group=group,
+            kind=kind or "image",
+            status=Status.VALIDATED if accepted else Status.REJECTED,
+            original_name=display_name,
+            upstream_name=f"sitter-{uuid.uuid4().hex}",
+            size_bytes=size,
+            sha256=sha256,
+            content_type=facts.mime if facts else "",
+            file=str(path.relative_to(settings.MEDIA_ROOT)) if accepted else "",
+            facts=facts.as_dict() if facts else {},
+            warnings=[p.as_dict() for p in problems],
+            error_message=" ".join(p.message for p in errors),
+            uploaded_by=uploader.user,
+            uploaded_by_person=uploader.user is None,
+            consent=consent,
+            completed_at=None if accepted else timezone.now(),
+            # Should the queued message be lost, the forwarding sweep finds the asset after this.
+            next_check_at=timezone.now() + timedelta(minutes=2) if accepted else None,
+        )
+        record(
+            action="asset.received" if accepted else "asset.rejected",
+            actor=uploader.actor,
+            subject=asset,
+            person_id=group.person_id,
+            payload={
+                "group_id": group.upstream_id,
+                "sha256": sha256,
+                "size_bytes": size,
+                "kind": kind,
+                "consent": consent.pk,
+                "problems": [p.as_dict() for p in problems],
+            },
+            request=request,
+        )
+        if accepted:
+            from assets.tasks import forward_asset
+
+            transaction.on_commit(lambda: forward_asset.delay(asset.pk))
+    if not accepted:
+        path.unlink(missing_ok=True)
+    return asset
+
+
+def _store(upload: UploadedFile) -> tuple[Path, str, int]:
+    """Move the upload into MEDIA_ROOT (no copy when Django already spooled it to disk), hashing it."""
+    today = timezone.now()
+    folder = Path(settings.MEDIA_ROOT) / "assets" / f"{today:%Y}" / f"{today:%m}"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / uuid.uuid4().hex
+    temporary = getattr(upload, "temporary_file_path", None)
+    if temporary is not None:
+        upload.close()
+        shutil.move(temporary(), path)
+    else:
+        with path.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+    path.chmod(0o600)
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as stored:
+        while chunk := stored.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    return path, digest.hexdigest(), size
+
+
+# --- Forwarding --------------------------------------------------------------------------------
+
+
+class ForwardLater(Exception):
+    """Forwarding could not happen now; try again after `delay` seconds."""
+
+    def __init__(self, delay: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+def forward(*, asset_id: int) -> None:
+    """Send one validated asset upstream, exactly once, even when run twice or after a crash.
+
+    The unique upstream Name is the key: the client looks it up before creating, so a lost
+    answer, a killed worker or a redelivered task finds the asset that already exists.
+    """
+    now = timezone.now()
+    claimed = Asset.objects.filter(pk=asset_id, status=Status.VALIDATED).update(
+        status=Status.FORWARDING, lease_until=now + FORWARD_LEASE, updated_at=now
+    ) or Asset.objects.filter(pk=asset_id, status=Status.FORWARDING, lease_until__lt=now).update(
+        lease_until=now + FORWARD_LEASE, updated_at=now
+    )
+    if not claimed:
+        return
+    asset = Asset.objects.select_related("group__account", "consent").get(pk=asset_id)
+    Asset.objects.filter(pk=asset.pk).update(forward_attempts=asset.forward_attempts + 1)
+    if asset.consent is None or not asset.consent.covers(asset.kind):
+        _reject_for_consent(asset)
+        return
+    group = asset.group
+    try:
+        source = _source_for(asset)
+        upstream_id = client_for(group.account).create_asset(
+            group_id=group.upstream_id,
+            name=asset.upstream_name,
+            asset_type=ASSET_TYPES[asset.kind],
+            source=source,
+        )
+    except UpstreamUnavailable as error:
+        _back_to_validated(asset, error)
+        raise ForwardLater(error.retry_after or _forward_backoff(asset), str(error)) from error
+    except UpstreamAuthError as error:
+        # Permanent until staff fix the account; the sweep tries again every few minutes.
+        _back_to_validated(asset, error)
+        raise ForwardLater(300, str(error)) from error
+    except UpstreamRejected as error:
+        _fail(asset, error.code, f"{error.explanation} {error.fix}".strip(), forwarded=False)
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        if asset.move(
+            Status.FORWARDING,
+            Status.PROCESSING,
+            upstream_id=upstream_id,
+            upstream_status="Processing",
+            forwarded_at=now,
+            lease_until=None,
+            next_check_at=now + timedelta(seconds=CHECK_BACKOFF[0]),
+            error_code="",
+            error_message="",
+        ):
+            record(
+                action="asset.forwarded",
+                actor=Actor.system(),
+                subject=asset,
+                person_id=group.person_id,
+                payload={
+                    "upstream_id": upstream_id,
+                    "name": asset.upstream_name,
+                    "sha256": asset.sha256,
+                    "mode": settings.ASSET_FORWARDING_MODE,
+                },
+            )
+
+
+def _forward_backoff(asset: Asset) -> float:
+    return float(min(300, 5 * 2 ** max(asset.forward_attempts - 1, 0)))
+
+
+def _back_to_validated(asset: Asset, error: UpstreamError) -> None:
+    Asset.objects.filter(pk=asset.pk, status=Status.FORWARDING).update(
+        status=Status.VALIDATED,
+        lease_until=None,
+        error_code=error.code,
+        error_message=f"Not sent yet: {error.explanation}",
+        next_check_at=timezone.now() + timedelta(seconds=_forward_backoff(asset)),
+        updated_at=timezone.now(),
+    )
+
+
+def _reject_for_consent(asset: Asset) -> None:
+    with transaction.atomic():
+        if asset.move(
+            (Status.VALIDATED, Status.FORWARDING),
+            Status.REJECTED,
+            lease_until=None,
+            error_code="ConsentNotActive",
+            error_message="The person's consent no longer covers this file, so it was not sent.",
+            completed_at=timezone.now(),
+        ):
+            record(
+                action="asset.rejected",
+                actor=Actor.system(),
+                subject=asset,
+                person_id=asset.group.person_id,
+                payload={"reason": "consent not active", "sha256": asset.sha256},
+            )
+
+
+def _source_for(asset: Asset) -> UrlSource | InlineSource | MultipartSource:
+    """The bytes as the upstream gets them: location and device metadata stripped."""
+    original = Path(asset.file.path)
+    forwarded = forward_copy_path(asset)
+    if not forwarded.exists():
+        forwarded.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        strip_location_metadata(original, forwarded)
+    mode = settings.ASSET_FORWARDING_MODE
+    if mode == "inline":
+        return InlineSource(path=forwarded, content_type=asset.content_type)
+    if mode == "multipart":
+        return MultipartSource(
+            path=forwarded, content_type=asset.content_type, filename=asset.upstream_name
+        )
+    return UrlSource(url=fetch_url(asset))
+
+
+def forward_copy_path(asset: Asset) -> Path:
+    return Path(settings.MEDIA_ROOT) / "forward" / asset.upstream_name
+
+
+def fetch_url(asset: Asset) -> str:
+    token = signing.dumps({"asset": asset.pk, "name": asset.upstream_name}, salt=FETCH_SALT)
+    return settings.PUBLIC_BASE_URL + reverse("fetch:fetch", args=[token])
+
+
+def asset_for_fetch(signed: str) -> Asset | None:
+    """The asset a signed download link names, while the upstream may still need its bytes."""
+    try:
+        data = signing.loads(
+            signed, salt=FETCH_SALT, max_age=settings.ASSET_FETCH_TTL.total_seconds()
+        )
+    except signing.BadSignature:
+        return None
+    return Asset.objects.filter(
+        pk=data.get("asset"),
+        upstream_name=data.get("name"),
+        status__in=(Status.FORWARDING, Status.PROCESSING),
+    ).first()
+
+
+# --- Following ---------------------------------------------------------------------------------
+
+
+def claim_due_checks(*, batch: int = 200, now: datetime | None = None) -> list[int]:
+    """Assets processing upstream whose next check is due; claimed by pushing the time on."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Asset.objects.filter(status=Status.PROCESSING, next_check_at__lte=now)
+            .order_by("next_check_at")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:batch]
+        )
+        if ids:
+            Asset.objects.filter(pk__in=ids).update(next_check_at=now + timedelta(seconds=60))
+    return ids
+
+
+def refresh_status(*, asset: Asset) -> Asset:
+    """Ask the upstream where the asset stands and move it on when it is Active or Failed."""
+    if asset.status != Status.PROCESSING:
+        return asset
+    group = asset.group
+    try:
+        info = client_for(group.account).get_asset(
+            asset_id=asset.upstream_id, group_id=group.upstream_id
+        )
+    except AssetNotFound as error:
+        _fail(asset, error.code or "NotFound.asset_id", f"{error.explanation} {error.fix}".strip())
+        return _reloaded(asset)
+    except UpstreamError as error:
+        logger.warning("status check of asset %s failed: %s", asset.pk, error)
+        _check_later(asset, getattr(error, "retry_after", None))
+        return _reloaded(asset)
+    if info.status.is_active:
+        _activate(asset, info.status.value)
+    elif info.status.is_failed:
+        code = info.error_code or "Failed"
+        explanation, fix = explain(code)
+        message = f"{explanation} {fix}".strip() or info.error_message
+        _fail(asset, code, message, upstream_status=info.status.value)
+    else:
+        Asset.objects.filter(pk=asset.pk).update(upstream_status=info.status.value)
+        _check_later(asset)
+    return _reloaded(asset)
+
+
+def _reloaded(asset: Asset) -> Asset:
+    asset.refresh_from_db()
+    return asset
+
+
+def _check_later(asset: Asset, retry_after: float | None = None) -> None:
+    age = (timezone.now() - (asset.forwarded_at or timezone.now())).total_seconds()
+    step = next((delay for delay in CHECK_BACKOFF if delay * 3 > age), CHECK_BACKOFF[-1])
+    delay = max(step, retry_after or 0)
+    Asset.objects.filter(pk=asset.pk, status=Status.PROCESSING).update(
+        next_check_at=timezone.now() + timedelta(seconds=delay)
+    )
+
+
+def _activate(asset: Asset, upstream_status: str) -> None:
+    with transaction.atomic():
+        if asset.move(
+            Status.PROCESSING,
+            Status.ACTIVE,
+            upstream_status=upstream_status,
+            completed_at=timezone.now(),
+            next_check_at=None,
+        ):
+            record(
+                action="asset.active",
+                actor=Actor.system(),
+                subject=asset,
+                person_id=asset.group.person_id,
+                payload={"upstream_id": asset.upstream_id, "sha256": asset.sha256},
+            )
+    forward_copy_path(asset).unlink(missing_ok=True)
+
+
+def _fail(
+    asset: Asset, code: str, message: str, *, upstream_status: str = "", forwarded: bool = True
+) -> None:
+    olds = (Status.PROCESSING,) if forwarded else (Status.FORWARDING, Status.VALIDATED)
+    with transaction.atomic():
+        if asset.move(
+            olds,
+            Status.FAILED,
+            upstream_status=upstream_status,
+            error_code=code,
+            error_message=message,
+            completed_at=timezone.now(),
+            next_check_at=None,
+            lease_until=None,
+        ):
+            record(
+                action="asset.failed",
+                actor=Actor.system(),
+                subject=asset,
+                person_id=asset.group.person_id,
+                payload={"upstream_id": asset.upstream_id, "code": code, "sha256": asset.sha256},
+            )
+    forward_copy_path(asset).unlink(missing_ok=True)
+
+
+def stalled_forwarding_ids(*, now: datetime | None = None) -> list[int]:
+    """Validated assets whose retry time came, and forwards whose worker died (lease expired)."""
+    now = now or timezone.now()
+    due = Q(status=Status.VALIDATED, next_check_at__lte=now) | Q(
+        status=Status.FORWARDING, lease_until__lt=now
+    )
+    return list(Asset.objects.filter(due).order_by("pk").values_list("pk", flat=True)[:500])
+
+
+# --- Deleting ----------------------------------------------------------------------------------
+
+
+def delete_asset(*, asset: Asset, user: User) -> None:
+    """Delete the asset upstream (if it got there) and its local files."""
+    if asset.status == Status.DELETED:
+        return
+    if asset.upstream_id:
+        client_for(asset.group.account).delete_asset(asset_id=asset.upstream_id)
+    with transaction.atomic():
+        if asset.move(tuple(Asset.Status.values), Status.DELETED, completed_at=timezone.now()):
+            record(
+                action="asset.deleted",
+                actor=Actor.staff(user),
+                subject=asset,
+                person_id=asset.group.person_id,
+                payload={"upstream_id": asset.upstream_id, "sha256": asset.sha256},
+            )
+    if asset.file:
+        Path(asset.file.path).unlink(missing_ok=True)
+    forward_copy_path(asset).unlink(missing_ok=True)

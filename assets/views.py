@@ -1,0 +1,251 @@
+"""Asset pages: a group's assets, the upload endpoint (staff and person), status, the fetch link."""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_POST
+
+from assets import services
+from assets.media.limits import MediaLimits
+from assets.models import Asset, AssetGroup
+from assets.uploads import SizeLimitHandler
+from portal.access import StaffRequest, staff_required
+from upstream.codes import explain
+from upstream.errors import UpstreamError
+from verification.models import VerificationSession
+from verification.views.person import _resolve, person_page
+
+STOP_POLLING = 286
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _page_context(group: AssetGroup, upload_url: str) -> dict[str, Any]:
+    kinds = services.covered_kinds(group)
+    return {
+        "group": group,
+        "assets": group.assets.select_related("uploaded_by").order_by("-created_at")[:500],
+        "upload_url": upload_url,
+        "limits": services.limits_for_browser(MediaLimits.from_settings(), kinds),
+        "kinds_allowed": kinds,
+    }
+
+
+def _get_group(pk: int) -> AssetGroup:
+    return get_object_or_404(
+        AssetGroup.objects.select_related("person", "account", "session"), pk=pk
+    )
+
+
+@staff_required
+@require_GET
+def group_detail(request: StaffRequest, pk: int) -> HttpResponse:
+    group = _get_group(pk)
+    return render(
+        request, "assets/group.html", _page_context(group, reverse("assets:upload", args=[pk]))
+    )
+
+
+@staff_required
+@require_GET
+def group_assets(request: StaffRequest, pk: int) -> HttpResponse:
+    """The live asset list; htmx polls it until every asset has settled."""
+    group = _get_group(pk)
+    context = _page_context(group, reverse("assets:upload", args=[pk]))
+    response = render(request, "assets/group.html#asset-list", context)
+    if request.htmx and all(asset.is_terminal for asset in context["assets"]):
+        response.status_code = STOP_POLLING
+    return response
+
+
+@csrf_exempt
+def staff_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    # The size guard must be in place before anything reads the body, and the CSRF check
+    # reads it; so CSRF is checked inside, after the handler is installed.
+    request.upload_handlers.insert(0, SizeLimitHandler(request))
+    return _staff_upload(request, pk)
+
+
+@csrf_protect
+@staff_required
+def _staff_upload(request: StaffRequest, pk: int) -> HttpResponse:
+    group = _get_group(pk)
+    if request.method != "POST":
+        return redirect("assets:group", pk)
+    return _receive(
+        request, group, services.Uploader(user=request.user), reverse("assets:group", args=[pk])
+    )
+
+
+def _too_large_response(request: HttpRequest, back: str) -> HttpResponse:
+    limit_mb = settings.ASSET_UPLOAD_MAX_BYTES / 1_000_000
+    text = (
+        f"The file is too large: uploads stop at {limit_mb:.0f} MB (videos may be 50 MB at most)."
+    )
+    if _wants_json(request):
+        return JsonResponse({"error": text}, status=413)
+    messages.error(request, text)
+    return redirect(back)
+
+
+def _receive(
+    request: HttpRequest, group: AssetGroup, uploader: services.Uploader, back: str
+) -> HttpResponse:
+    content_length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if content_length > settings.ASSET_UPLOAD_MAX_BYTES * 4:
+        return _too_large_response(request, back)
+    files = request.FILES.getlist("files")
+    if any(isinstance(h, SizeLimitHandler) and h.exceeded for h in request.upload_handlers):
+        return _too_large_response(request, back)
+    if not files:
+        text = "Choose at least one file to upload."
+        if _wants_json(request):
+            return JsonResponse({"error": text}, status=400)
+        messages.error(request, text)
+        return redirect(back)
+    results = []
+    for upload in files:
+        try:
+            results.append(
+                services.receive_upload(
+                    group=group, upload=upload, uploader=uploader, request=request
+                )
+            )
+        except services.IntakeError as error:
+            if _wants_json(request):
+                return JsonResponse({"error": str(error)}, status=409)
+            messages.error(request, str(error))
+            return redirect(back)
+    if _wants_json(request):
+        accepted = any(asset.status != Asset.Status.REJECTED for asset in results)
+        body = {"assets": [_asset_json(asset, request, uploader) for asset in results]}
+        return JsonResponse(body, status=201 if accepted else 422)
+    for asset in results:
+        if asset.status == Asset.Status.REJECTED:
+            messages.error(request, f"{asset.original_name}: {asset.error_message}")
+        else:
+            messages.success(request, f"{asset.original_name} was checked and is being sent.")
+    return redirect(back)
+
+
+def _status_url(asset: Asset, request: HttpRequest, uploader: services.Uploader) -> str:
+    if uploader.user is not None:
+        return reverse("assets:asset_status", args=[asset.pk])
+    token = request.resolver_match.kwargs["token"] if request.resolver_match else ""
+    return reverse("person_assets:asset_status", args=[token, asset.pk])
+
+
+def _asset_json(asset: Asset, request: HttpRequest, uploader: services.Uploader) -> dict[str, Any]:
+    return {
+        "id": asset.pk,
+        "name": asset.original_name,
+        "kind": asset.kind,
+        "status": asset.status,
+        "status_label": asset.get_status_display(),
+        "problems": asset.warnings,
+        "status_url": _status_url(asset, request, uploader),
+        "asset_uri": asset.asset_uri,
+    }
+
+
+def _status_json(asset: Asset) -> JsonResponse:
+    error = None
+    if asset.status in (Asset.Status.FAILED, Asset.Status.REJECTED) or asset.error_message:
+        explanation, fix = (
+            explain(asset.error_code) if asset.error_code else (asset.error_message, "")
+        )
+        error = {
+            "code": asset.error_code,
+            "message": asset.error_message or explanation,
+            "fix": fix,
+        }
+    return JsonResponse(
+        {
+            "id": asset.pk,
+            "status": asset.status,
+            "status_label": asset.get_status_display(),
+            "asset_uri": asset.asset_uri,
+            "error": error,
+            "terminal": asset.is_terminal,
+        }
+    )
+
+
+@staff_required
+@require_GET
+def asset_status(request: StaffRequest, pk: int) -> JsonResponse:
+    return _status_json(get_object_or_404(Asset, pk=pk))
+
+
+@staff_required
+@require_POST
+def asset_delete(request: StaffRequest, pk: int) -> HttpResponse:
+    asset = get_object_or_404(Asset.objects.select_related("group__account"), pk=pk)
+    try:
+        services.delete_asset(asset=asset, user=request.user)
+    except UpstreamError as error:
+        messages.error(request, f"The upstream did not delete it: {error.explanation} {error.fix}")
+    else:
+        messages.success(request, f"{asset.original_name} was deleted here and upstream.")
+    return redirect("assets:group", asset.group_id)
+
+
+def _person_group(request: HttpRequest, token: str) -> AssetGroup | HttpResponse:
+    resolved = _resolve(request, token)
+    if isinstance(resolved, HttpResponse):
+        return resolved
+    session = resolved.session
+    group = AssetGroup.objects.filter(session=session).select_related("person", "account").first()
+    if session.status != VerificationSession.Status.VERIFIED or group is None:
+        raise Http404("Uploads open once the verification is complete.")
+    return group
+
+
+@csrf_exempt
+def person_upload(request: HttpRequest, token: str) -> HttpResponse:
+    request.upload_handlers.insert(0, SizeLimitHandler(request))
+    return _person_upload(request, token)
+
+
+@csrf_protect
+@person_page
+def _person_upload(request: HttpRequest, token: str) -> HttpResponse:
+    group = _person_group(request, token)
+    if isinstance(group, HttpResponse):
+        return group
+    back = reverse("person_assets:upload", args=[token])
+    if request.method == "POST":
+        return _receive(request, group, services.Uploader(person_id=group.person_id), back)
+    context = _page_context(group, back)
+    context.update({"token": token, "studio": settings.STUDIO_NAME})
+    return render(request, "assets/person_upload.html", context)
+
+
+@require_GET
+@person_page
+def person_asset_status(request: HttpRequest, token: str, pk: int) -> HttpResponse:
+    group = _person_group(request, token)
+    if isinstance(group, HttpResponse):
+        return group
+    return _status_json(get_object_or_404(Asset, pk=pk, group=group))
+
+
+@require_GET
+def upstream_fetch(request: HttpRequest, signed: str) -> FileResponse:
+    """The file as forwarded (location metadata stripped), for the upstream's download only."""
+    asset = services.asset_for_fetch(signed)
+    if asset is None:
+        raise Http404
+    path = services.forward_copy_path(asset)
+    if not path.exists():
+        raise Http404
+    return FileResponse(
+        path.open("rb"), content_type=asset.content_type, filename=asset.upstream_name
+    )

@@ -1,0 +1,80 @@
+import re
+from argparse import ArgumentParser, ArgumentTypeError
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.core.management.base import BaseCommand, CommandError
+
+from ledger.signing import fingerprint, load_public_key, signing_key
+from ledger.verify import CHUNK_SIZE, Anchor, verify_ledger
+
+EXPECT_PATTERN = re.compile(r"(\d+):([0-9a-f]{64})")
+
+
+def public_key_argument(value: str) -> Ed25519PublicKey:
+    """A public key given inline (base64 or PEM) or as the path of a file holding one."""
+    path = Path(value)
+    try:
+        text = path.read_text() if path.is_file() else value
+        return load_public_key(text)
+    except (OSError, ValueError) as error:
+        raise ArgumentTypeError(f"not an Ed25519 public key: {error}") from error
+
+
+def expect_argument(value: str) -> Anchor:
+    match = EXPECT_PATTERN.fullmatch(value.strip().lower())
+    if match is None:
+        raise ArgumentTypeError("expected SEQ:HASH, e.g. 1200:3fa9… (64 hex digits)")
+    return Anchor(int(match[1]), match[2], f"--expect {match[1]}")
+
+
+class Command(BaseCommand):
+    help = (
+        "Verify the audit ledger: recompute every hash, follow every link and seq, check every "
+        "checkpoint's signature and that the chain still holds its event. Exits 1 naming the "
+        "first broken event, or prints one OK line."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--public-key",
+            action="append",
+            type=public_key_argument,
+            metavar="KEY",
+            help="Verify checkpoints with this key (base64, PEM, or a file) instead of the "
+            "configured one; repeat for rotated keys.",
+        )
+        parser.add_argument(
+            "--expect",
+            action="append",
+            type=expect_argument,
+            default=[],
+            metavar="SEQ:HASH",
+            help="Also require event SEQ to have HASH (a checkpoint kept outside the database).",
+        )
+        parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="Rows per fetch.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        keys = options["public_key"] or [signing_key().public_key()]
+        report = verify_ledger(
+            keys=keys, expected=options["expect"], chunk_size=options["chunk_size"]
+        )
+        if report.ok:
+            plural = "" if report.checkpoints_verified == 1 else "s"
+            self.stdout.write(
+                f"OK: {report.events} events, head seq {report.last_seq} hash {report.last_hash}, "
+                f"{report.checkpoints_verified} signed checkpoint{plural} verified "
+                f"(key {', '.join(fingerprint(key)[:16] for key in keys)})"
+            )
+            return
+        first, *rest = report.problems
+        lines = [f"BROKEN: {first}"]
+        lines += [f"  also: {problem}" for problem in rest]
+        if report.unlisted_problems:
+            lines.append(f"  and {report.unlisted_problems} more problems")
+        lines.append(
+            f"({report.events} events read, {report.checkpoints_verified} signed checkpoints "
+            "verified)"
+        )
+        raise CommandError("\n".join(lines), returncode=1)

@@ -1,0 +1,177 @@
+"""Asset intake through the upload endpoint: checks, refusals, forwarding modes, follow-up."""
+
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from assets import services
+from assets.models import Asset
+from ledger.models import AuditEvent
+from tests.assets.conftest import make_verified_group
+
+pytestmark = pytest.mark.django_db
+Status = Asset.Status
+
+
+def upload(client, group, path: Path, name: str | None = None):
+    with path.open("rb") as handle:
+        return client.post(
+            f"/groups/{group.pk}/upload/",
+            {"files": SimpleUploadedFile(name or path.name, handle.read())},
+            headers={"Accept": "application/json"},
+        )
+
+
+def run_forwarding_and_checks(asset: Asset) -> Asset:
+    """What the worker and the beat sweep do, in order."""
+    services.forward(asset_id=asset.pk)
+    asset.refresh_from_db()
+    if asset.status == Status.PROCESSING:
+        asset = services.refresh_status(asset=asset)
+    return asset
+
+
+@pytest.mark.parametrize("mode", ["inline", "multipart"])
+def test_an_image_goes_upstream_and_becomes_active(
+    staff_client, verified_group, media, settings, simulator, mode
+):
+    settings.ASSET_FORWARDING_MODE = mode
+    response = upload(staff_client, verified_group, media.image((800, 1000)), "portrait.jpg")
+    assert response.status_code == 201, response.content
+    body = response.json()["assets"][0]
+    assert body["status"] == "validated" and body["kind"] == "image"
+    asset = run_forwarding_and_checks(Asset.objects.get(pk=body["id"]))
+    assert asset.status == Status.ACTIVE and asset.asset_uri == f"asset://{asset.upstream_id}"
+    status = staff_client.get(body["status_url"]).json()
+    assert status["terminal"] and status["asset_uri"].startswith("asset://")
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"asset.received", "asset.forwarded", "asset.active"} <= actions
+    received = AuditEvent.objects.get(action="asset.received")
+    assert received.payload["sha256"] == asset.sha256
+    assert len(simulator.requests_for("CreateAsset")) == 1
+
+
+def test_url_mode_lets_the_upstream_download_the_stripped_copy(
+    live_server,
+    ledger_transactional,
+    settings,
+    staff_user,
+    person,
+    account,
+    project,
+    consent_text,
+    simulator,
+    media,
+    client,
+):
+    settings.ASSET_FORWARDING_MODE = "url"
+    settings.PUBLIC_BASE_URL = live_server.url
+    group = make_verified_group(person, account, project, consent_text, staff_user, simulator)
+    client.force_login(staff_user)
+    asset = Asset.objects.get(
+        pk=upload(client, group, media.wav(3.0), "voice.wav").json()["assets"][0]["id"]
+    )
+    asset = run_forwarding_and_checks(asset)
+    assert asset.status == Status.ACTIVE
+    assert not services.forward_copy_path(asset).exists()  # removed once the upstream has it
+    # The signed link stops working once the upstream is done with it.
+    assert client.get(services.fetch_url(asset).removeprefix(live_server.url)).status_code == 404
+
+
+def test_video_and_audio_are_accepted(staff_client, verified_group, media, settings):
+    settings.ASSET_FORWARDING_MODE = "inline"
+    for path in (media.video((640, 800), seconds=3), media.mp3(4.0)):
+        response = upload(staff_client, verified_group, path)
+        assert response.status_code == 201, response.content
+        asset = run_forwarding_and_checks(Asset.objects.get(pk=response.json()["assets"][0]["id"]))
+        assert asset.status == Status.ACTIVE, asset.error_message
+
+
+@pytest.mark.parametrize(
+    ("build", "words"),
+    [
+        (lambda m: m.video((640, 800), seconds=16.5), "the limit is 15 s"),
+        (lambda m: m.image((250, 400)), "at least 300 px"),
+        (lambda m: m.write("empty.jpg", b""), "empty"),
+        (lambda m: m.write("notes.jpg", b"<html><script>alert(1)</script></html>"), ""),
+    ],
+)
+def test_bad_files_are_refused_in_words_and_never_sent(
+    staff_client, verified_group, media, simulator, build, words
+):
+    response = upload(staff_client, verified_group, build(media))
+    assert response.status_code == 422
+    asset = Asset.objects.get()
+    assert asset.status == Status.REJECTED and asset.error_message
+    assert words.lower() in asset.error_message.lower()
+    assert not asset.file
+    assert AuditEvent.objects.filter(action="asset.rejected").exists()
+    assert simulator.requests_for("CreateAsset") == []
+
+
+def test_a_kind_the_consent_does_not_cover_is_refused(staff_client, verified_group, media):
+    consent = verified_group.session.consents.get()
+    consent.media_kinds = ["image"]
+    consent.save()
+    response = upload(staff_client, verified_group, media.wav(3.0))
+    assert response.status_code == 422
+    assert "does not cover voice recordings" in Asset.objects.get().error_message
+
+
+def test_without_an_active_consent_nothing_is_taken(staff_client, verified_group, media):
+    from django.utils import timezone
+
+    verified_group.session.consents.update(withdrawn_at=timezone.now())
+    response = upload(staff_client, verified_group, media.image())
+    assert response.status_code == 409 and "no active consent" in response.json()["error"]
+    assert not Asset.objects.exists()
+
+
+def test_a_face_mismatch_is_explained_with_what_to_do(
+    staff_client, verified_group, media, simulator, settings
+):
+    settings.ASSET_FORWARDING_MODE = "inline"
+    simulator.control(
+        "POST", "face-mismatch", json={"group_id": verified_group.upstream_id, "count": 1}
+    )
+    response = upload(staff_client, verified_group, media.image((800, 1000)))
+    asset = run_forwarding_and_checks(Asset.objects.get(pk=response.json()["assets"][0]["id"]))
+    assert asset.status == Status.FAILED and asset.error_code == "FaceMismatch"
+    assert "front-facing" in asset.error_message
+    error = staff_client.get(f"/assets/{asset.pk}/status/").json()["error"]
+    assert error["code"] == "FaceMismatch" and "front-facing" in (error["message"] + error["fix"])
+
+
+def test_an_oversized_body_is_refused_while_it_streams(staff_client, verified_group, settings):
+    settings.ASSET_UPLOAD_MAX_BYTES = 100_000
+    big = SimpleUploadedFile("huge.mp4", b"\0" * 300_000)
+    response = staff_client.post(
+        f"/groups/{verified_group.pk}/upload/",
+        {"files": big},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 413 and "too large" in response.json()["error"]
+    assert not Asset.objects.exists()
+
+
+def test_the_plain_form_works_without_javascript(staff_client, verified_group, media):
+    with media.image((800, 1000)).open("rb") as handle:
+        response = staff_client.post(
+            f"/groups/{verified_group.pk}/upload/",
+            {"files": [SimpleUploadedFile("a.jpg", handle.read())]},
+            follow=True,
+        )
+    assert response.status_code == 200
+    assert b"was checked and is being sent" in response.content
+
+
+def test_other_staff_pages_and_strangers(client, verified_group, media):
+    assert client.get(f"/groups/{verified_group.pk}/").status_code == 302
+    with media.image().open("rb") as handle:
+        response = client.post(
+            f"/groups/{verified_group.pk}/upload/",
+            {"files": SimpleUploadedFile("a.jpg", handle.read())},
+        )
+    assert response.status_code in (302, 403)
+    assert not Asset.objects.exists()
