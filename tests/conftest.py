@@ -17,6 +17,9 @@ def _test_server_settings():
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.WHITENOISE_AUTOREFRESH = True
+    if not settings.REDIS_URL:
+        # In-process: test runs side by side must not share (and clear) one file cache.
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 @pytest.fixture(autouse=True)
@@ -124,3 +127,39 @@ def ledger_transactional(transactional_db):
 
     yield
     erase_ledger()
+
+
+@pytest.fixture
+def phone() -> Client:
+    from tests.journey import PHONE
+
+    return Client(HTTP_USER_AGENT=PHONE, REMOTE_ADDR="203.0.113.7")
+
+
+@pytest.fixture
+def start_by_email(
+    staff_client, person, account, project, consent_text, django_capture_on_commit_callbacks
+):
+    """Staff start a session by email; the worker sends it. Returns (session, link path)."""
+    from tests.journey import link_in_last_message, run_pending_invitations
+    from verification.models import VerificationSession
+
+    def start(channel: str = "email"):
+        with django_capture_on_commit_callbacks(execute=False) as queued:
+            response = staff_client.post(
+                f"/persons/{person.pk}/verify/",
+                {
+                    "account": account.pk,
+                    "project": project.pk,
+                    "consent_text": consent_text.pk,
+                    "media_kinds": ["image", "video", "audio"],
+                    "channel": channel,
+                },
+            )
+        assert response.status_code == 302, response.content
+        session = VerificationSession.objects.get(person=person)
+        assert len(queued) == 1  # the invitation task, queued only after the commit
+        run_pending_invitations()
+        return session, link_in_last_message()
+
+    return start

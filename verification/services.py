@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 Status = VerificationSession.Status
 SUCCESS_RESULT_CODE = "10000"
+# No new links for these; a verified person still gets links, to come back to their page.
+CLOSED = (Status.CANCELLED, Status.EXPIRED)
 # Seconds between result polls: quick while the person is likely on the page, then easing off.
 POLL_BACKOFF = (3, 3, 3, 5, 5, 10, 10, 15, 20, 30, 60)
 POLL_LEASE = timedelta(seconds=60)
@@ -131,7 +133,7 @@ def send_new_link(*, session: VerificationSession, user: User | None) -> Invitat
     so it never rests in the database or in a task message."""
     from verification.tasks import deliver_invitation
 
-    if session.is_terminal:
+    if session.status in CLOSED:
         raise JourneyError(f"This session is {session.get_status_display().lower()}.")
     channel = session.channel
     person = session.person
@@ -163,7 +165,7 @@ def send_new_link(*, session: VerificationSession, user: User | None) -> Invitat
 
 def show_link(*, session: VerificationSession, user: User) -> str:
     """A new link for staff to show as a QR code or copy; the older links stop working."""
-    if session.is_terminal:
+    if session.status in CLOSED:
         raise JourneyError(f"This session is {session.get_status_display().lower()}.")
     token = secrets.token_urlsafe(32)
     now = timezone.now()

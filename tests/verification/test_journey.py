@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from assets.models import AssetGroup
 from ledger.models import AuditEvent
-from tests.verification.conftest import callback_path, consent_and_start, latest_attempt
+from tests.journey import callback_path, consent_and_start, latest_attempt
 from verification import services
 from verification.models import Consent, Invitation, LivenessAttempt, VerificationSession
 
@@ -117,7 +117,7 @@ def test_a_new_link_revokes_the_old_one(start_by_email, staff_client, phone):
     session, old_link = start_by_email()
     with_resend = staff_client.post(f"/sessions/{session.pk}/resend/")
     assert with_resend.status_code == 302
-    from tests.verification.conftest import link_in_last_message, run_pending_invitations
+    from tests.journey import link_in_last_message, run_pending_invitations
 
     run_pending_invitations()
     new_link = link_in_last_message()

@@ -1,7 +1,8 @@
+"""Steps of the verification journey that tests share: deliver, read the link, consent, call back."""
+
 import re
 from urllib.parse import urlsplit
 
-import pytest
 from django.core import mail
 from django.test import Client
 
@@ -10,33 +11,6 @@ from verification.models import Invitation, LivenessAttempt, VerificationSession
 
 LINK = re.compile(r"https?://[^/\s]+(/p/[A-Za-z0-9_-]+/)")
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Mobile/15E148"
-
-
-@pytest.fixture
-def start_by_email(
-    staff_client, person, account, project, consent_text, django_capture_on_commit_callbacks
-):
-    """Staff start a session by email; the worker sends it. Returns (session, link path)."""
-
-    def start(channel: str = "email") -> tuple[VerificationSession, str]:
-        with django_capture_on_commit_callbacks(execute=False) as queued:
-            response = staff_client.post(
-                f"/persons/{person.pk}/verify/",
-                {
-                    "account": account.pk,
-                    "project": project.pk,
-                    "consent_text": consent_text.pk,
-                    "media_kinds": ["image", "video", "audio"],
-                    "channel": channel,
-                },
-            )
-        assert response.status_code == 302, response.content
-        session = VerificationSession.objects.get(person=person)
-        assert len(queued) == 1  # the invitation task, queued only after the commit
-        run_pending_invitations()
-        return session, link_in_last_message()
-
-    return start
 
 
 def run_pending_invitations() -> None:
@@ -49,11 +23,6 @@ def link_in_last_message() -> str:
     match = LINK.search(str(mail.outbox[-1].body))
     assert match, mail.outbox[-1].body
     return match.group(1)
-
-
-@pytest.fixture
-def phone() -> Client:
-    return Client(HTTP_USER_AGENT=PHONE, REMOTE_ADDR="203.0.113.7")
 
 
 def consent_and_start(phone: Client, link: str, name: str = "Jane Doe") -> str:

@@ -1,0 +1,51 @@
+"""The person adds their own files from their link once verified."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from assets.models import Asset
+from verification import services
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def person_link(verified_group, staff_user) -> str:
+    url = services.show_link(session=verified_group.session, user=staff_user)
+    return url.removeprefix("http://127.0.0.1:8000")
+
+
+def test_a_verified_person_uploads_from_their_link(phone, person_link, media):
+    page = phone.get(person_link)
+    assert b"Add photos, videos or voice" in page.content
+    upload_page = phone.get(f"{person_link}upload/")
+    assert upload_page.status_code == 200 and b'name="files"' in upload_page.content
+    with media.image((800, 1000)).open("rb") as handle:
+        response = phone.post(
+            f"{person_link}upload/",
+            {"files": SimpleUploadedFile("selfie.jpg", handle.read())},
+            headers={"Accept": "application/json"},
+        )
+    assert response.status_code == 201
+    body = response.json()["assets"][0]
+    asset = Asset.objects.get(pk=body["id"])
+    assert asset.uploaded_by_person and asset.uploaded_by is None
+    assert phone.get(body["status_url"]).json()["status"] == "validated"
+
+
+def test_a_person_cannot_read_another_groups_asset(phone, person_link, media, verified_group):
+    other = Asset.objects.create(
+        group=verified_group,
+        kind="image",
+        original_name="x.jpg",
+        upstream_name="sitter-other",
+        size_bytes=1,
+        sha256="0" * 64,
+    )
+    assert phone.get(f"{person_link}assets/{other.pk}/status/").status_code == 200
+    assert phone.get(f"/p/not-their-token/assets/{other.pk}/status/").status_code == 404
+
+
+def test_uploads_wait_for_the_verification(phone, start_by_email):
+    _, link = start_by_email()
+    assert phone.get(f"{link}upload/").status_code == 404
