@@ -24,7 +24,7 @@ def test_readyz_is_degraded_until_a_worker_has_beaten(client):
     assert body["status"] == "degraded"
 
 
-def test_readyz_is_ok_after_the_heartbeat_task_runs(client):
+def test_readyz_is_ok_after_the_heartbeat_task_runs(client, account):
     heartbeat()
     response = client.get("/readyz")
     assert response.status_code == 200
@@ -45,3 +45,13 @@ def test_a_failing_critical_check_answers_503_without_details_of_the_error(clien
     assert response.status_code == 503
     assert response.json()["checks"]["broker"] == {"ok": False, "detail": "ConnectionRefusedError"}
     assert b"hunter2" not in response.content
+
+
+def test_readyz_names_an_unreachable_upstream_without_its_credentials(client, account):
+    account.base_url = "http://127.0.0.1:9"  # the discard port: nothing listens
+    account.save()
+    heartbeat()
+    body = client.get("/readyz").json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["upstreams"] == {"ok": False, "detail": "unreachable: 127.0.0.1:9"}
+    assert account.api_token not in str(body)
