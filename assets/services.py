@@ -212,8 +212,9 @@ def _store(upload: UploadedFile) -> tuple[Path, str, int]:
     path = folder / uuid.uuid4().hex
     temporary = getattr(upload, "temporary_file_path", None)
     if temporary is not None:
-        upload.close()
+        # Move before closing: closing deletes Django's temporary file.
         shutil.move(temporary(), path)
+        upload.close()
     else:
         with path.open("wb") as out:
             for chunk in upload.chunks():

@@ -16,6 +16,7 @@ def django_ready(name: str) -> Path:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     # Production settings, less TLS, served to Django's test client.
     os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+    os.environ.setdefault("SECURE_COOKIES", "false")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     import django
     from django.conf import settings

@@ -35,6 +35,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "portal",
     "ledger",
     "upstream",
@@ -49,10 +52,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "portal.two_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so it sees the sign-in attempt the view made (see django-axes' docs).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -173,10 +180,29 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out sign-in before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lockout after repeated failed sign-ins (the staff page and the admin alike), per username and
+# client address; a success clears the count. Locks are listed, and lifted, in the admin.
+AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.integer("LOGIN_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "ledger.services.client_ip"  # honours TRUSTED_PROXY_COUNT
+AXES_LOCKOUT_CALLABLE = "portal.two_factor.locked_out"
+# Second factor (TOTP): anyone with a confirmed device enters a code after the password;
+# superusers must enrol one before they reach the admin or staff pages.
+TOTP_REQUIRED_FOR_ADMINS = env.flag("TOTP_REQUIRED_FOR_ADMINS", not DEBUG)
+OTP_TOTP_ISSUER = env.text("OTP_TOTP_ISSUER", "Sitter")
+# The admin never shows another user's TOTP secret or QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文"), ("zh-hant", "繁體中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.text("TIME_ZONE", "UTC")
 USE_I18N = True
@@ -250,13 +276,13 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.flag("SECURE_HSTS_PRELOAD", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Off only to measure a server over plain HTTP on loopback; `check --deploy` then warns.
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.flag("SECURE_COOKIES", True)
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
     if env.flag("TRUST_X_FORWARDED_PROTO", True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# /healthz and /readyz are probed over plain HTTP from inside the container network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# /healthz, /readyz and /metrics are probed over plain HTTP from inside the container network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
@@ -271,16 +297,28 @@ SECURE_CSP = {
 
 # --- Logging --------------------------------------------------------------------------------------
 LOG_LEVEL = env.text("LOG_LEVEL", "INFO")
+# "json": one JSON object per line (production default); "plain": for reading in a terminal.
+# Either way, secrets (tokens, keys, passwords, person link tokens) are redacted from every line.
+LOG_FORMAT = env.text("LOG_FORMAT", "plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "()": "portal.logging.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {"()": "portal.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Metrics --------------------------------------------------------------------------------------
+# /metrics (Prometheus text format, counts only) answers a request carrying
+# "Authorization: Bearer <METRICS_KEY>"; without a key configured it does not exist.
+METRICS_KEY = env.optional_secret("METRICS_KEY")
 
 # --- Verification journey -------------------------------------------------------------------------
 # How long a person's invitation link works, and how long a result is waited for after the person
@@ -288,6 +326,9 @@ LOGGING = {
 INVITATION_TTL = timedelta(days=env.integer("INVITATION_TTL_DAYS", 7))
 LIVENESS_LINK_TTL = timedelta(seconds=env.integer("LIVENESS_LINK_TTL_SECONDS", 120))
 LIVENESS_RESULT_WINDOW = timedelta(minutes=env.integer("LIVENESS_RESULT_WINDOW_MINUTES", 30))
+# Links sent by email or SMS per session per hour (the first one included); staff are told when
+# the next one can go.
+INVITATIONS_PER_SESSION_PER_HOUR = env.integer("INVITATIONS_PER_SESSION_PER_HOUR", 3)
 # Wrong link tokens allowed per client address per window before it is slowed down.
 LINK_FAILURES_ALLOWED = env.integer("LINK_FAILURES_ALLOWED", 20)
 LINK_FAILURE_WINDOW = timedelta(minutes=15)
@@ -300,6 +341,10 @@ TWILIO_API_URL = env.text("TWILIO_API_URL", "https://api.twilio.com")
 CELERY_BEAT_SCHEDULE["poll-liveness"] = {
     "task": "verification.tasks.sweep_liveness",
     "schedule": POLL_SWEEP_INTERVAL,
+}
+CELERY_BEAT_SCHEDULE["finish-withdrawals"] = {
+    "task": "verification.tasks.sweep_withdrawals",
+    "schedule": timedelta(minutes=10),
 }
 CELERY_BEAT_SCHEDULE["expire-sessions"] = {
     "task": "verification.tasks.expire_sessions",
