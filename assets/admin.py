@@ -1,15 +1,41 @@
-from django.contrib import admin
+"""Admin for asset groups and assets: both arrive through verification and upload, never here."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.safestring import SafeString
 
 from assets.models import Asset, AssetGroup
+from assets.services import refresh_status
+from ledger.models import AuditEvent
+from portal.admin_mixins import ReadOnlyAdminMixin
+from portal.admin_tools import export_as_csv, subject_filters, timeline
+
+
+class AssetInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Asset
+    fields = readonly_fields = (
+        "created_at",
+        "original_name",
+        "kind",
+        "status",
+        "upstream_id",
+        "error_code",
+    )
+    show_change_link = True
+    extra = 0
 
 
 @admin.register(AssetGroup)
 class AssetGroupAdmin(admin.ModelAdmin):
     list_display = ["upstream_id", "person", "account", "group_type", "created_at", "deleted_at"]
-    list_filter = ["account", "group_type"]
-    search_fields = ["upstream_id", "person__full_name"]
+    list_filter = ["account", "group_type", ("deleted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=upstream_id", "person__full_name"]
     date_hierarchy = "created_at"
     list_select_related = ["person", "account"]
+    show_full_result_count = False
     readonly_fields = [
         "upstream_id",
         "person",
@@ -18,10 +44,30 @@ class AssetGroupAdmin(admin.ModelAdmin):
         "group_type",
         "created_at",
         "deleted_at",
+        "timeline",
+    ]
+    inlines = [AssetInline]
+    actions = [export_as_csv]
+    export_fields = [
+        "id",
+        "upstream_id",
+        "person_id",
+        "person__full_name",
+        "account__name",
+        "session_id",
+        "group_type",
+        "created_at",
+        "deleted_at",
     ]
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # groups come from verification only
+
+    @admin.display(description="timeline")
+    def timeline(self, group: AssetGroup) -> SafeString:
+        return timeline(
+            AuditEvent.objects.filter(**subject_filters(group)), filters=subject_filters(group)
+        )
 
 
 @admin.register(Asset)
@@ -30,22 +76,80 @@ class AssetAdmin(admin.ModelAdmin):
         "original_name",
         "kind",
         "status",
+        "person",
         "group",
         "upstream_id",
         "error_code",
         "created_at",
     ]
-    list_filter = ["status", "kind", "error_code"]
+    list_filter = ["status", "kind", "uploaded_by_person"]
     search_fields = [
         "original_name",
-        "upstream_id",
-        "upstream_name",
-        "sha256",
-        "group__upstream_id",
+        "=upstream_id",
+        "=upstream_name",
+        "=sha256",
+        "=group__upstream_id",
     ]
     date_hierarchy = "created_at"
-    list_select_related = ["group"]
-    readonly_fields = [field.name for field in Asset._meta.fields]
+    list_select_related = ["group__person"]
+    show_full_result_count = False
+    readonly_fields = [*(field.name for field in Asset._meta.fields), "timeline"]
+    actions = ["recheck_upstream", export_as_csv]
+    export_fields = [
+        "id",
+        "group__upstream_id",
+        "group__person_id",
+        "kind",
+        "status",
+        "original_name",
+        "size_bytes",
+        "sha256",
+        "content_type",
+        "upstream_id",
+        "upstream_status",
+        "error_code",
+        "error_message",
+        "consent_id",
+        "uploaded_by_person",
+        "created_at",
+        "forwarded_at",
+        "completed_at",
+    ]
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # assets arrive through the upload page, which checks them
+
+    @admin.display(description="person", ordering="group__person__full_name")
+    def person(self, asset: Asset) -> str:
+        return asset.group.person.full_name
+
+    @admin.display(description="timeline")
+    def timeline(self, asset: Asset) -> SafeString:
+        return timeline(
+            AuditEvent.objects.filter(**subject_filters(asset)), filters=subject_filters(asset)
+        )
+
+    @admin.action(description="Re-check status at the upstream now")
+    def recheck_upstream(self, request: HttpRequest, queryset: QuerySet[Asset]) -> None:
+        """Asks the upstream about each selected asset still processing there; the others have a
+        final status already (`manage.py reconcile_upstream` compares everything)."""
+        outcomes: dict[str, int] = {}
+        skipped = 0
+        for asset in queryset.select_related("group__account"):
+            if asset.status != Asset.Status.PROCESSING:
+                skipped += 1
+                continue
+            checked = refresh_status(asset=asset)
+            label = checked.get_status_display().lower()
+            outcomes[label] = outcomes.get(label, 0) + 1
+        if outcomes:
+            summary = ", ".join(f"{n} {label}" for label, n in sorted(outcomes.items()))
+            self.message_user(request, f"Checked at the upstream: {summary}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} selected asset{'s' if skipped != 1 else ''} not processing upstream "
+                "left as they are; to compare finished assets with the upstream, run "
+                "`manage.py reconcile_upstream`.",
+                messages.INFO,
+            )

@@ -19,7 +19,9 @@ def main() -> int:
     failed = []
     for name in chosen:
         print(f"\n=== benchmarks.{name} ===", flush=True)
-        result = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *BENCHMARKS[name]], check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", f"benchmarks.{name}", *BENCHMARKS[name]], check=False
+        )
         if result.returncode:
             failed.append(name)
     if failed:

@@ -54,7 +54,9 @@ def main() -> None:
         account = UpstreamAccount.objects.create(
             name="bench", adapter=Adapter.ANYFAST, base_url=simulator.url, api_token=simulator.token
         )
-        staff = get_user_model().objects.create_user("bench", password="bench-password-123", is_staff=True)
+        staff = get_user_model().objects.create_user(
+            "bench", password="bench-password-123", is_staff=True
+        )
         person = AuthorizingPerson.objects.create(full_name="Bench Person")
         project = Project.objects.create(name="Bench", intended_use="Benchmarks.")
         text = ConsentText.objects.create(title="Consent", version="1", body="Words.")
@@ -76,19 +78,27 @@ def main() -> None:
         upload_s = time.perf_counter() - started
         after = _peak_rss_mb(worker)
         response.raise_for_status()
-        print(f"Upload of a {size_mb:.1f} MB video: {upload_s * 1000:.0f} ms; web worker peak RSS "
-              f"{before:.1f} -> {after:.1f} MB (growth {after - before:.1f} MB, target < 30)")
+        print(
+            f"Upload of a {size_mb:.1f} MB video: {upload_s * 1000:.0f} ms; web worker peak RSS "
+            f"{before:.1f} -> {after:.1f} MB (growth {after - before:.1f} MB, target < 30)"
+        )
 
         client = client_for(account)
         direct = []
         for run in range(args.runs):
             started = time.perf_counter()
             client.create_asset(
-                group_id=group.upstream_id, name=f"direct-{run}", asset_type=AssetType.VIDEO,
-                source=MultipartSource(path=video, content_type="video/mp4", filename="portrait.mp4"),
+                group_id=group.upstream_id,
+                name=f"direct-{run}",
+                asset_type=AssetType.VIDEO,
+                source=MultipartSource(
+                    path=video, content_type="video/mp4", filename="portrait.mp4"
+                ),
             )
             direct.append(time.perf_counter() - started)
-        print(f"\nStraight to the simulator (multipart CreateAsset): {median(direct) * 1000:.0f} ms")
+        print(
+            f"\nStraight to the simulator (multipart CreateAsset): {median(direct) * 1000:.0f} ms"
+        )
         print(f"{'mode':>10} {'upload ms':>10} {'forward ms':>11} {'total ms':>9} {'ratio':>7}")
         settings.PUBLIC_BASE_URL = base
         for mode in ("multipart", "inline", "url"):
@@ -100,7 +110,10 @@ def main() -> None:
                     body = session.post(
                         f"{base}/groups/{group.pk}/upload/",
                         files={"files": ("portrait.mp4", handle, "video/mp4")},
-                        headers={"Accept": "application/json", "X-CSRFToken": session.cookies["csrftoken"]},
+                        headers={
+                            "Accept": "application/json",
+                            "X-CSRFToken": session.cookies["csrftoken"],
+                        },
                         timeout=120,
                     ).json()
                 uploads.append(time.perf_counter() - started)
@@ -110,8 +123,10 @@ def main() -> None:
                 forwards.append(time.perf_counter() - started)
                 assert Asset.objects.get(pk=asset_id).status == Asset.Status.PROCESSING
             total = median(uploads) + median(forwards)
-            print(f"{mode:>10} {median(uploads) * 1000:>10.0f} {median(forwards) * 1000:>11.0f} "
-                  f"{total * 1000:>9.0f} {total / median(direct):>6.2f}x")
+            print(
+                f"{mode:>10} {median(uploads) * 1000:>10.0f} {median(forwards) * 1000:>11.0f} "
+                f"{total * 1000:>9.0f} {total / median(direct):>6.2f}x"
+            )
     finally:
         if server is not None:
             server.terminate()
@@ -130,11 +145,16 @@ def _start_web(folder: Path, port: int) -> subprocess.Popen[bytes]:
     }
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
-        cwd=ROOT, env=environment, check=True,
+        cwd=ROOT,
+        env=environment,
+        check=True,
     )
     server = subprocess.Popen(
-        ["bin/sitter", "web"], cwd=ROOT, env={**environment, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
-        stdout=subprocess.DEVNULL, stderr=(folder / "web.log").open("wb"),
+        ["bin/sitter", "web"],
+        cwd=ROOT,
+        env={**environment, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        stdout=subprocess.DEVNULL,
+        stderr=(folder / "web.log").open("wb"),
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -152,7 +172,11 @@ def _signed_in(base: str) -> requests.Session:
     session.get(f"{base}/login/", timeout=10)
     response = session.post(
         f"{base}/login/",
-        data={"username": "bench", "password": "bench-password-123", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        data={
+            "username": "bench",
+            "password": "bench-password-123",
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
         headers={"Referer": f"{base}/login/"},
         timeout=10,
     )

@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from ledger.models import AuditEvent, LedgerCheckpoint, LedgerHead
+from portal.admin_tools import export_as_csv
 
 
 class LedgerPaginator(Paginator):
@@ -64,6 +65,24 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "hash",
     ]
     readonly_fields = ["payload_pretty"]
+    # Every hashed column and the hash: an auditor can recompute the chain from the file.
+    actions = [export_as_csv]
+    export_fields = [
+        "seq",
+        "occurred_at",
+        "actor_kind",
+        "actor_id",
+        "actor_label",
+        "action",
+        "subject_type",
+        "subject_id",
+        "person_id",
+        "payload",
+        "ip",
+        "user_agent",
+        "prev_hash",
+        "hash",
+    ]
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[AuditEvent], search_term: str
@@ -96,3 +115,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
 class LedgerCheckpointAdmin(ReadOnlyAdmin):
     list_display = ["seq", "created_at", "head_hash", "key_fingerprint"]
     date_hierarchy = "created_at"
+    actions = [export_as_csv]
+    export_fields = ["seq", "created_at", "head_hash", "signature", "key_fingerprint"]
+
+
+@admin.register(LedgerHead)
+class LedgerHeadAdmin(ReadOnlyAdmin):
+    """The one row naming the chain's last event (what `verify_audit` checks it against)."""
+
+    list_display = ["seq", "hash"]

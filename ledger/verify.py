@@ -87,7 +87,10 @@ class ChainWalker:
         seq = fields["seq"]
         assert isinstance(seq, int)
         if seq <= report.last_seq:
-            report.add(Problem(seq, f"event {seq}: duplicate (seq {seq} appears again)"))
+            if seq > self.start_seq:
+                report.add(Problem(seq, f"event {seq}: duplicate (seq {seq} appears again)"))
+            else:
+                report.add(Problem(seq, f"event {seq}: seq precedes the start of the chain"))
             return
         after_gap = seq != report.last_seq + 1
         if after_gap:

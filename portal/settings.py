@@ -8,6 +8,7 @@ import os
 from datetime import timedelta
 
 import dj_database_url
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from django.utils.csp import CSP
 
@@ -371,4 +372,16 @@ CELERY_BEAT_SCHEDULE["check-assets"] = {
 CELERY_BEAT_SCHEDULE["forward-stalled-assets"] = {
     "task": "assets.tasks.sweep_forwarding",
     "schedule": timedelta(minutes=1),
+}
+
+# --- Retention ------------------------------------------------------------------------------------
+# Local copies of uploads are deleted this many days after the upstream settled them (Active or
+# Failed); the asset's record and SHA-256 stay. A person's media is destroyed at the earliest of:
+# every consent ended, every project closed, or this many days after their last interaction
+# (BIPA: at most three years). See verification/retention.py.
+RETENTION_LOCAL_MEDIA_DAYS = env.integer("RETENTION_LOCAL_MEDIA_DAYS", 30)
+RETENTION_PERSON_DAYS = env.integer("RETENTION_PERSON_DAYS", 1095)
+CELERY_BEAT_SCHEDULE["apply-retention"] = {
+    "task": "verification.tasks.apply_retention",
+    "schedule": crontab(hour=3, minute=17),
 }

@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal import views
 from assets import urls as asset_urls
+from portal import metrics, two_factor, views
 from verification.urls import person_patterns, staff_patterns
 
 urlpatterns = [
@@ -13,6 +13,9 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/code/", two_factor.verify, name="two_factor_verify"),
+    path("account/two-step/", two_factor.setup, name="two_factor_setup"),
+    path("metrics", metrics.metrics, name="metrics"),
     path(settings.ADMIN_PATH, admin.site.urls),
     path("", include(staff_patterns)),
     path("", include(person_patterns)),

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from portal import health
 from portal.access import StaffRequest, staff_required
+from verification import retention
 from verification.models import StaffNotice, VerificationSession
 
 logger = logging.getLogger(__name__)
@@ -48,8 +49,16 @@ def readyz(request: HttpRequest) -> JsonResponse:
 def dashboard(request: StaffRequest) -> HttpResponse:
     notices = list(StaffNotice.objects.filter(user=request.user, seen_at__isnull=True)[:20])
     open_sessions = VerificationSession.objects.open().select_related("person", "project")[:50]
+    now = timezone.now()
     response = render(
-        request, "portal/dashboard.html", {"notices": notices, "open_sessions": open_sessions}
+        request,
+        "portal/dashboard.html",
+        {
+            "notices": notices,
+            "open_sessions": open_sessions,
+            "retention_due": retention.upcoming(now=now)[:50],
+            "now": now,
+        },
     )
     # Shown once: the next visit starts clean.
     StaffNotice.objects.filter(pk__in=[notice.pk for notice in notices]).update(

@@ -17,6 +17,9 @@ def _test_server_settings():
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.WHITENOISE_AUTOREFRESH = True
+    # Tests sign superusers in with force_login, past the sign-in flow; the second-factor tests
+    # (tests/admin/test_two_factor.py) turn the requirement back on.
+    settings.TOTP_REQUIRED_FOR_ADMINS = False
     if not settings.REDIS_URL:
         # In-process: test runs side by side must not share (and clear) one file cache.
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -163,3 +166,18 @@ def start_by_email(
         return session, link_in_last_message()
 
     return start
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory):
+    """Generated media files (Pillow, PyAV), cached for the session."""
+    from tests.media.conftest import Media
+
+    return Media(tmp_path_factory.mktemp("shared-media"))
+
+
+@pytest.fixture
+def verified_group(person, account, project, consent_text, staff_user, simulator):
+    from tests.journey import make_verified_group
+
+    return make_verified_group(person, account, project, consent_text, staff_user, simulator)

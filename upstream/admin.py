@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
+from portal.admin_tools import export_as_csv
 from upstream.models import Adapter, UpstreamAccount, UpstreamCall
 from upstream.services import check_account
 
@@ -89,7 +90,19 @@ class UpstreamAccountAdmin(admin.ModelAdmin):
     list_display = ["name", "adapter", "base_url", "is_active", "created_at"]
     list_filter = ["adapter", "is_active"]
     search_fields = ["name"]
-    actions = ["check_credentials"]
+    actions = ["check_credentials", export_as_csv]
+    # Never the secrets: a CSV leaves the portal.
+    export_fields = [
+        "id",
+        "name",
+        "adapter",
+        "base_url",
+        "access_key_id",
+        "region",
+        "project_name",
+        "is_active",
+        "created_at",
+    ]
 
     @admin.action(description="Check credentials with a free upstream call")
     def check_credentials(self, request: HttpRequest, queryset: QuerySet[UpstreamAccount]) -> None:
@@ -120,6 +133,18 @@ class UpstreamCallAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["account"]
     show_full_result_count = False
+    actions = [export_as_csv]
+    export_fields = [
+        "id",
+        "created_at",
+        "account__name",
+        "action",
+        "http_status",
+        "duration_ms",
+        "error_code",
+        "error_message",
+        "request_id",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -310,6 +310,8 @@ class Consent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # When everything the consent covered was deleted upstream and here, after withdrawal.
+    destroyed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-signed_at"]

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from assets.models import AssetGroup
 from ledger.services import Actor, record
@@ -306,7 +307,7 @@ def give_consent(
             existing = session.consents.filter(withdrawn_at__isnull=True).first()
             if existing is not None:
                 return existing
-            raise JourneyError("This verification is no longer waiting for consent.")
+            raise JourneyError(gettext("This verification is no longer waiting for consent."))
         consent = Consent.objects.create(
             person=session.person,
             session=session,
@@ -339,6 +340,9 @@ def give_consent(
             },
             request=request,
         )
+        from verification.tasks import send_receipt
+
+        transaction.on_commit(lambda: send_receipt.delay(consent.pk))
     return consent
 
 
@@ -352,9 +356,9 @@ def start_liveness(*, session: VerificationSession, request: HttpRequest | None)
     polled until they expire, in case the person finished one of them after all.
     """
     if session.status == Status.VERIFIED:
-        raise JourneyError("You are already verified. There is nothing more to do.")
+        raise JourneyError(gettext("You are already verified. There is nothing more to do."))
     if not session.can_start_liveness:
-        raise JourneyError("Please read and accept the consent first.")
+        raise JourneyError(gettext("Please read and accept the consent first."))
     ref = secrets.token_urlsafe(32)
     callback_url = settings.PUBLIC_BASE_URL + reverse("person:callback", args=[ref])
     try:
@@ -604,8 +608,10 @@ def _note_session_error(session: VerificationSession, error: UpstreamError) -> N
 
 def _person_words(error: UpstreamError) -> str:
     if isinstance(error, UpstreamUnavailable):
-        return "The verification service is not answering right now. Please try again in a minute."
-    return (
+        return gettext(
+            "The verification service is not answering right now. Please try again in a minute."
+        )
+    return gettext(
         "Verification cannot start right now. Please contact the studio; they have been told why."
     )
 

@@ -1,8 +1,10 @@
 """Thin tasks: load by primary key, call one service. Every one is safe to run twice."""
 
 from celery import shared_task
+from celery.app.task import Task
 
-from verification import services
+from upstream.errors import UpstreamError
+from verification import services, withdrawal
 
 
 @shared_task
@@ -27,3 +29,42 @@ def poll_liveness(attempt_id: int, lease_token: str) -> None:
 @shared_task
 def expire_sessions() -> int:
     return services.expire_sessions()
+
+
+@shared_task(bind=True, max_retries=None)
+def destroy_withdrawn(self: Task, consent_id: int) -> None:
+    """Retried until everything is deleted: an outage delays destruction, it never skips it."""
+    try:
+        withdrawal.destroy(consent_id=consent_id)
+    except (UpstreamError, withdrawal.DestructionPending) as error:
+        delay = min(3600, 30 * 2 ** min(self.request.retries, 7))
+        raise self.retry(countdown=getattr(error, "retry_after", None) or delay) from error
+
+
+@shared_task
+def sweep_withdrawals() -> int:
+    """Picks up destructions whose task was lost or gave up while the upstream was down."""
+    ids = withdrawal.withdrawn_not_destroyed()
+    for consent_id in ids:
+        destroy_withdrawn.delay(consent_id)
+    return len(ids)
+
+
+@shared_task
+def apply_retention() -> int:
+    """Daily: destroy expired local copies and carry out passed deadlines. Returns the failures,
+    which the next run (and the withdrawal sweep) retries."""
+    from verification import retention
+
+    return retention.apply().failures
+
+
+@shared_task(bind=True, max_retries=5)
+def send_receipt(self: Task, consent_id: int) -> None:
+    """The consent receipt by email; it stays downloadable from the person's page either way."""
+    from verification import receipts
+    from verification.models import Consent
+
+    consent = Consent.objects.select_related("person", "project", "text").get(pk=consent_id)
+    if consent.person.email and not receipts.send_receipt(consent=consent):
+        raise self.retry(countdown=300)

@@ -14,6 +14,7 @@ staff_patterns = (
         path("sessions/<int:pk>/resend/", staff.session_resend, name="session_resend"),
         path("sessions/<int:pk>/show-link/", staff.session_show_link, name="session_show_link"),
         path("sessions/<int:pk>/cancel/", staff.session_cancel, name="session_cancel"),
+        path("consents/<int:pk>/withdraw/", staff.consent_withdraw, name="consent_withdraw"),
     ],
     "staff",
 )
@@ -23,6 +24,10 @@ person_patterns = (
         path("p/<str:token>/", person.link, name="link"),
         path("p/<str:token>/consent/", person.consent, name="consent"),
         path("p/<str:token>/start/", person.start, name="start"),
+        path("p/<str:token>/withdraw/", person.withdraw, name="withdraw"),
+        path("p/<str:token>/renew/", person.renew, name="renew"),
+        path("p/<str:token>/receipt.json", person.receipt, {"fmt": "json"}, name="receipt_json"),
+        path("p/<str:token>/receipt.pdf", person.receipt, {"fmt": "pdf"}, name="receipt_pdf"),
         path("verified/<str:ref>/", person.callback, name="callback"),
         path("verified/<str:ref>/retry/", person.retry, name="retry"),
     ],

@@ -94,6 +94,7 @@
     const uploadUrl = form.getAttribute("action");
     const limits = JSON.parse(document.getElementById("media-limits").textContent);
     const allowed = limits.kinds_allowed || KINDS;
+    for (const kind of KINDS) limits[kind] = limits[kind] || {};
     const words = {};
     for (const node of root.querySelector("template[data-text]").content.querySelectorAll("[data-key]")) {
       words[node.dataset.key] = node.textContent.trim();
@@ -102,6 +103,7 @@
       (words[key] || key).replace(/\{(\w+)\}/g, (match, name) => (name in values ? values[name] : match));
     const queue = [];
     let running = 0;
+    let counter = 0;
 
     function kindOf(file) {
       const extension = extensionOf(file.name);
@@ -170,9 +172,11 @@
       box.append(element("span", "upload-ext", extensionOf(file.name).toUpperCase() || "?"));
       const body = element("div", "upload-body");
       const head = element("div", "upload-head");
-      head.append(element("span", "upload-name", file.name), element("span", "upload-size muted", megabytes(file.size)));
+      const name = element("span", "upload-name", file.name);
+      name.id = `upload-name-${(counter += 1)}`; // buttons are described by the name they act on
+      head.append(name, element("span", "upload-size muted", megabytes(file.size)));
       const item = {
-        file, card, box, id: null, statusUrl: null, timer: null, misses: 0, lastLabel: "",
+        file, card, box, statusUrl: null, timer: null, misses: 0, lastLabel: "",
         verdict: element("p", "verdict"),
         status: element("p", "upload-status"),
         progress: element("progress", "upload-progress"),
@@ -184,27 +188,29 @@
       item.progress.max = 100;
       item.progress.hidden = true;
       item.retry = button(t("retry"), "retry", () => enqueue(item));
-      item.remove = button(t("remove"), "remove link", () => removeCard(item));
-      item.actions.append(item.retry, item.remove);
+      item.dismiss = button(t("dismiss"), "dismiss link", () => dismiss(item));
+      item.actions.append(item.retry, item.dismiss);
+      for (const control of [item.retry, item.dismiss]) control.setAttribute("aria-describedby", name.id);
       body.append(head, item.verdict, item.progress, item.status, item.problems, item.error, item.result, item.actions);
       card.append(box, body);
       list.append(card);
+      setStatus(item, "checking", t("measuring"));
       return item;
     }
 
     function setStatus(item, status, label) {
       item.card.dataset.status = status;
       item.status.textContent = label;
-      const busy = status === "queued" || status === "uploading";
-      item.remove.hidden = busy && status !== "queued";
       item.retry.hidden = status !== "error";
+      // Only cards of files the upstream won't hold; dismissing an uploaded one would look like deleting it.
+      item.dismiss.hidden = !["refused", "error", "rejected", "failed"].includes(status);
       if (label !== item.lastLabel) {
         item.lastLabel = label;
         announcer.textContent = `${item.file.name}: ${label}`;
       }
     }
 
-    function removeCard(item) {
+    function dismiss(item) {
       clearTimeout(item.timer);
       const index = queue.indexOf(item);
       if (index >= 0) queue.splice(index, 1);
@@ -328,6 +334,7 @@
       if (asset.asset_uri && !item.result.childElementCount) {
         const copy = button(t("copy"), "copy");
         copy.dataset.copy = asset.asset_uri; // static/js/sitter.js copies any [data-copy]
+        copy.setAttribute("aria-describedby", item.card.querySelector(".upload-name").id);
         item.result.append(element("code", "asset-uri", asset.asset_uri), copy);
       }
       const terminal = asset.terminal === true || TERMINAL.has(asset.status);
@@ -378,31 +385,24 @@
     });
 
     const carriesFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files");
-    let depth = 0; // dragenter/dragleave fire for every child element crossed
-    zone.addEventListener("dragenter", (event) => {
-      if (!carriesFiles(event)) return;
-      event.preventDefault();
-      depth += 1;
-      zone.classList.add("is-dragging");
-    });
-    zone.addEventListener("dragleave", () => {
-      depth = Math.max(0, depth - 1);
-      if (!depth) zone.classList.remove("is-dragging");
-    });
-    zone.addEventListener("drop", (event) => {
-      event.preventDefault();
-      depth = 0;
-      zone.classList.remove("is-dragging");
-      addFiles(Array.from(event.dataTransfer.files));
-    });
-    // A file dropped next to the zone would otherwise replace the page, and the uploads with it.
-    window.addEventListener("dragover", (event) => {
-      if (!carriesFiles(event)) return;
-      event.preventDefault();
-      event.dataTransfer.dropEffect = zone.contains(event.target) ? "copy" : "none";
+    // Files dropped next to the zone would otherwise replace the page, and the uploads with it.
+    for (const type of ["dragenter", "dragover"]) {
+      window.addEventListener(type, (event) => {
+        if (!carriesFiles(event)) return;
+        event.preventDefault();
+        const inside = zone.contains(event.target);
+        event.dataTransfer.dropEffect = inside ? "copy" : "none";
+        zone.classList.toggle("is-dragging", inside);
+      });
+    }
+    zone.addEventListener("dragleave", (event) => {
+      if (!zone.contains(event.relatedTarget)) zone.classList.remove("is-dragging");
     });
     window.addEventListener("drop", (event) => {
-      if (carriesFiles(event) && !zone.contains(event.target)) event.preventDefault();
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      zone.classList.remove("is-dragging");
+      if (zone.contains(event.target)) addFiles(Array.from(event.dataTransfer.files));
     });
     window.addEventListener("beforeunload", (event) => {
       if (running || queue.length) event.preventDefault();

@@ -100,6 +100,7 @@ def test_video_and_audio_are_accepted(staff_client, verified_group, media, setti
 def test_bad_files_are_refused_in_words_and_never_sent(
     staff_client, verified_group, media, simulator, build, words
 ):
+    creates_before = len(simulator.requests_for("CreateAsset"))
     response = upload(staff_client, verified_group, build(media))
     assert response.status_code == 422
     asset = Asset.objects.get()
@@ -177,7 +178,9 @@ def test_other_staff_pages_and_strangers(client, verified_group, media):
     assert not Asset.objects.exists()
 
 
-def test_a_large_upload_spooled_to_disk_is_moved_not_copied_into_memory(staff_client, verified_group, media, settings):
+def test_a_large_upload_spooled_to_disk_is_moved_not_copied_into_memory(
+    staff_client, verified_group, media, settings
+):
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # every upload goes through a temporary file
     response = upload(staff_client, verified_group, media.image((800, 1000)), "big.jpg")
     assert response.status_code == 201, response.content

@@ -121,13 +121,17 @@ def test_every_word_the_script_uses_is_in_the_template():
 
 
 @pytest.mark.django_db
-def test_the_group_page_carries_the_uploader_with_the_responses_own_nonce(staff_client, verified_group):
+def test_the_group_page_carries_the_uploader_with_the_responses_own_nonce(
+    staff_client, verified_group
+):
     response = staff_client.get(f"/groups/{verified_group.pk}/")
     assert response.status_code == 200
     html = response.content.decode()
     tags = parse(html)
     [form] = tags.find("form", class_="upload-form")
     assert form["action"] == f"/groups/{verified_group.pk}/upload/"
-    [script] = [attrs for attrs in tags.find("script") if attrs.get("src", "").endswith("js/upload.js")]
+    [script] = [
+        attrs for attrs in tags.find("script") if attrs.get("src", "").endswith("js/upload.js")
+    ]
     assert f"'nonce-{script['nonce']}'" in response["Content-Security-Policy"]
     assert tags.find("link", rel="stylesheet", href="/static/css/upload.css")

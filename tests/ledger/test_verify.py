@@ -13,7 +13,7 @@ from ledger.chain import HASHED_FIELDS, event_hash
 from ledger.checkpoints import write_checkpoint
 from ledger.models import AuditEvent, LedgerHead
 from ledger.services import Actor, record
-from ledger.testing import execute, triggers_dropped
+from ledger.testing import append_synthetic, execute, triggers_dropped
 from ledger.verify import ChainWalker, Report
 
 pytestmark = pytest.mark.django_db
@@ -208,3 +208,9 @@ def test_on_postgres_it_reads_one_snapshot_and_notices_a_head_left_behind():
     else:
         # SQLite reads without a snapshot: a writer may append after the head was read.
         assert output.startswith("OK: 3 events")
+
+
+def test_the_benchmarks_bulk_chain_verifies_and_record_continues_it():
+    append_synthetic(30, batch_size=7)
+    record(action="consent.given", actor=Actor.person(1))
+    assert verify("--chunk-size", "4").startswith("OK: 31 events, head seq 31")

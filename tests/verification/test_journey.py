@@ -132,7 +132,7 @@ def test_an_expired_link_says_what_to_do(start_by_email, phone):
     with time_machine.travel(timezone.now() + timedelta(days=8)):
         page = phone.get(link)
     assert page.status_code == 410
-    assert b"has expired" in page.content and b"ask the studio" in page.content
+    assert b"has expired" in page.content and b"Send me a new link" in page.content
 
 
 def test_unknown_links_are_refused_and_then_slowed_down(phone, settings, db):

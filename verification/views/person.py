@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -19,7 +19,10 @@ from portal.qr import qr_svg
 from upstream.errors import UpstreamError
 from verification import services
 from verification.forms import ConsentForm
-from verification.models import Invitation, Language, LivenessAttempt, VerificationSession
+from assets.models import Asset
+from ledger.services import Actor
+from verification import withdrawal
+from verification.models import Consent, Invitation, Language, LivenessAttempt, VerificationSession
 
 # Sessions this browser opened through a valid link: lets the callback page offer "try again"
 # without ever keeping the link token itself.
@@ -48,8 +51,7 @@ def _activate_language(request: HttpRequest, preferred: str) -> str:
     chosen = request.GET.get("lang") or request.POST.get("lang") or preferred
     if chosen not in Language.values:
         chosen = translation.get_language_from_request(request)
-    # Traditional Chinese pages fall back to Simplified until a translation exists.
-    translation.activate("zh-hans" if chosen == "zh-hant" else chosen)
+    translation.activate(chosen)
     return chosen
 
 
@@ -80,9 +82,9 @@ def _resolve(request: HttpRequest, token: str) -> Invitation | HttpResponse:
         language = lookup.invitation.session.person.language if lookup.invitation else ""
         _activate_language(request, language)
         status = 404 if lookup.problem == "unknown" else 410
-        return render(
-            request, "person/link_problem.html", {"problem": lookup.problem}, status=status
-        )
+        # An expired link may ask for a fresh one; the form needs the token it came with.
+        context = {"problem": lookup.problem, "token": token if lookup.problem == "expired" else ""}
+        return render(request, "person/link_problem.html", context, status=status)
     return lookup.invitation
 
 
@@ -116,6 +118,8 @@ def _link_page(
         "on_desktop": not any(hint in user_agent for hint in MOBILE_HINTS),
         "qr": qr_svg(services.person_link_url(token)),
         "media_kinds": [label for value, label in _kind_labels() if value in session.media_kinds],
+        "consent": session.consents.order_by("-signed_at").first(),
+        "assets": Asset.objects.filter(group__session=session).order_by("-created_at")[:100],
     }
     return render(request, "person/link.html", context, status=status)
 
@@ -200,7 +204,9 @@ def callback(request: HttpRequest, ref: str) -> HttpResponse:
         reported = ""  # a callback for some other session: ignore its claims
     problem = ""
     try:
-        attempt = services.confirm_attempt(attempt=attempt, reported_code=reported, interactive=True)
+        attempt = services.confirm_attempt(
+            attempt=attempt, reported_code=reported, interactive=True
+        )
     except UpstreamError:
         # The sweep keeps asking; the person is told we are still confirming.
         problem = "unavailable"
@@ -238,3 +244,72 @@ def retry(request: HttpRequest, ref: str) -> HttpResponse:
         }
         return render(request, "person/callback.html", context, status=409)
     return HttpResponseRedirect(h5_link)
+
+
+def _session_consent(invitation: Invitation) -> Consent | None:
+    return (
+        invitation.session.consents.select_related("project", "text").order_by("-signed_at").first()
+    )
+
+
+@person_page
+def withdraw(request: HttpRequest, token: str) -> HttpResponse:
+    """Withdrawing is one confirmed step: a page that says what will happen, then one button."""
+    resolved = _resolve(request, token)
+    if isinstance(resolved, HttpResponse):
+        return resolved
+    _activate_language(request, resolved.session.person.language)
+    consent = _session_consent(resolved)
+    if consent is None:
+        return render(request, "person/link_problem.html", {"problem": "unknown"}, status=404)
+    context = {"consent": consent, "token": token, "studio": settings.STUDIO_NAME}
+    if request.method == "POST":
+        withdrawal.withdraw_consent(
+            consent=consent, actor=Actor.person(consent.person_id), request=request
+        )
+        consent.refresh_from_db()
+        return render(request, "person/withdrawn.html", context)
+    if consent.withdrawn_at is not None:
+        return render(request, "person/withdrawn.html", context)
+    return render(request, "person/withdraw.html", context)
+
+
+@require_GET
+@person_page
+def receipt(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
+    from verification import receipts
+
+    resolved = _resolve(request, token)
+    if isinstance(resolved, HttpResponse):
+        return resolved
+    consent = _session_consent(resolved)
+    if consent is None:
+        return render(request, "person/link_problem.html", {"problem": "unknown"}, status=404)
+    _activate_language(request, consent.person.language)
+    built = receipts.build_receipt(consent)
+    if fmt == "json":
+        response = HttpResponse(receipts.receipt_json(built), content_type="application/json")
+    else:
+        response = HttpResponse(receipts.render_pdf(built), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{receipts.filename(built, fmt)}"'
+    return response
+
+
+@require_POST
+@person_page
+def renew(request: HttpRequest, token: str) -> HttpResponse:
+    """An expired link can ask for a fresh one, sent to the address the studio has on file."""
+    lookup = services.look_up_link(token)
+    if lookup.invitation is None or lookup.problem != "expired":
+        resolved = _resolve(request, token)
+        return resolved if isinstance(resolved, HttpResponse) else redirect("person:link", token)
+    session = lookup.invitation.session
+    _activate_language(request, session.person.language)
+    key = f"renew:{session.pk}"
+    if not cache.add(key, 1, timeout=600):
+        return render(request, "person/link_problem.html", {"problem": "renew_wait"}, status=429)
+    try:
+        services.send_new_link(session=session, user=None)
+    except services.JourneyError:
+        return render(request, "person/link_problem.html", {"problem": "closed"}, status=410)
+    return render(request, "person/link_problem.html", {"problem": "renewed"})

@@ -10,7 +10,8 @@ from assets.models import Asset
 from ledger.models import AuditEvent
 from portal.access import StaffRequest, staff_required
 from portal.qr import qr_svg
-from verification import services
+from ledger.services import Actor
+from verification import services, withdrawal
 from verification.forms import PersonForm, StartSessionForm
 from verification.models import AuthorizingPerson, Consent, VerificationSession
 
@@ -185,3 +186,19 @@ def session_cancel(request: StaffRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "The session is cancelled and its links no longer work.")
     return redirect("staff:session", session.pk)
+
+
+@staff_required
+@require_POST
+def consent_withdraw(request: StaffRequest, pk: int) -> HttpResponse:
+    """Withdraw on the person's behalf (they asked by phone, letter or in person)."""
+    consent = get_object_or_404(Consent.objects.select_related("project"), pk=pk)
+    if withdrawal.withdraw_consent(
+        consent=consent, actor=Actor.staff(request.user), request=request
+    ):
+        messages.success(
+            request, "Consent withdrawn. Their files are being deleted upstream and here."
+        )
+    else:
+        messages.info(request, "This consent was already withdrawn.")
+    return redirect("staff:person", consent.person_id)

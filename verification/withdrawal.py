@@ -1,0 +1,193 @@
+"""Withdrawing consent, and destroying what it covered: upstream assets, then the group, then the
+local copies. Withdrawal takes effect at once; destruction is retried by workers until done.
+"""
+
+import logging
+import smtplib
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from assets import services as asset_services
+from assets.models import Asset, AssetGroup
+from ledger.services import Actor, record
+from upstream.errors import AssetNotFound, GroupNotFound
+from upstream.factory import client_for
+from verification.models import Consent
+
+logger = logging.getLogger(__name__)
+
+
+class DestructionPending(Exception):
+    """Something is still on its way upstream; destruction must wait for it to settle."""
+
+
+def withdraw_consent(*, consent: Consent, actor: Actor, request: HttpRequest | None = None) -> bool:
+    """Withdraw now: nothing more is forwarded under this consent, and its destruction is queued.
+
+    Returns False when it was already withdrawn (then nothing happens).
+    """
+    from verification.tasks import destroy_withdrawn
+
+    now = timezone.now()
+    with transaction.atomic():
+        if not Consent.objects.filter(pk=consent.pk, withdrawn_at__isnull=True).update(
+            withdrawn_at=now
+        ):
+            return False
+        stopped = Asset.objects.filter(
+            consent=consent, status__in=(Asset.Status.RECEIVED, Asset.Status.VALIDATED)
+        ).update(
+            status=Asset.Status.REJECTED,
+            error_code="ConsentWithdrawn",
+            error_message="Not sent: the person withdrew their consent.",
+            completed_at=now,
+            updated_at=now,
+        )
+        record(
+            action="consent.withdrawn",
+            actor=actor,
+            subject=consent,
+            person_id=consent.person_id,
+            payload={
+                "project": consent.project.name,
+                "text_sha256": consent.text_sha256,
+                "uploads_stopped": stopped,
+            },
+            request=request,
+        )
+        transaction.on_commit(lambda: destroy_withdrawn.delay(consent.pk))
+    consent.refresh_from_db()
+    return True
+
+
+def destroy(*, consent_id: int) -> bool:
+    """Delete every asset the withdrawn consent covered (upstream, then here), then the group when
+    no other consent holds it. Safe to run again; returns True once everything is gone.
+
+    Raises an `UpstreamError` or `DestructionPending` when a step must be retried later.
+    """
+    consent = Consent.objects.select_related("person", "session").get(pk=consent_id)
+    if consent.withdrawn_at is None or consent.destroyed_at is not None:
+        return consent.destroyed_at is not None
+    assets = list(
+        Asset.objects.filter(consent=consent)
+        .exclude(status=Asset.Status.DELETED)
+        .select_related("group__account")
+    )
+    for asset in assets:
+        _destroy_asset(asset)
+    group = AssetGroup.objects.filter(
+        session_id=consent.session_id, deleted_at__isnull=True
+    ).first()
+    if group is not None and asset_services.active_consent(group) is None:
+        _destroy_group(group)
+    now = timezone.now()
+    with transaction.atomic():
+        if not Consent.objects.filter(pk=consent.pk, destroyed_at__isnull=True).update(
+            destroyed_at=now
+        ):
+            return True
+        record(
+            action="destruction.completed",
+            actor=Actor.system(),
+            subject=consent,
+            person_id=consent.person_id,
+            payload={"assets_deleted": len(assets), "group_deleted": group is not None},
+        )
+        transaction.on_commit(lambda: _confirm_to_person(consent))
+    return True
+
+
+def _destroy_asset(asset: Asset) -> None:
+    if (
+        asset.status == Asset.Status.FORWARDING
+        and asset.lease_until
+        and asset.lease_until > timezone.now()
+    ):
+        raise DestructionPending(f"asset {asset.pk} is being forwarded right now")
+    if asset.upstream_id:
+        try:
+            client_for(asset.group.account).delete_asset(asset_id=asset.upstream_id)
+        except AssetNotFound:
+            pass  # already gone upstream: nothing left to delete
+    with transaction.atomic():
+        if asset.move(
+            tuple(Asset.Status.values), Asset.Status.DELETED, completed_at=timezone.now()
+        ):
+            record(
+                action="asset.deleted",
+                actor=Actor.system(),
+                subject=asset,
+                person_id=asset.group.person_id,
+                payload={
+                    "upstream_id": asset.upstream_id,
+                    "sha256": asset.sha256,
+                    "reason": "withdrawal",
+                },
+            )
+    _destroy_local_copies(asset)
+
+
+def _destroy_local_copies(asset: Asset) -> None:
+    if asset.file:
+        Path(asset.file.path).unlink(missing_ok=True)
+        Asset.objects.filter(pk=asset.pk).update(file="")
+    asset_services.forward_copy_path(asset).unlink(missing_ok=True)
+
+
+def _destroy_group(group: AssetGroup) -> None:
+    leftovers = group.assets.exclude(status=Asset.Status.DELETED)
+    if leftovers.exists():
+        # Assets under another (now inactive) consent go too: the group is deleted whole.
+        for asset in leftovers.select_related("group__account"):
+            _destroy_asset(asset)
+    try:
+        client_for(group.account).delete_group(group_id=group.upstream_id)
+    except GroupNotFound:
+        pass
+    with transaction.atomic():
+        if AssetGroup.objects.filter(pk=group.pk, deleted_at__isnull=True).update(
+            deleted_at=timezone.now()
+        ):
+            record(
+                action="group.deleted",
+                actor=Actor.system(),
+                subject=group,
+                person_id=group.person_id,
+                payload={"group_id": group.upstream_id, "account_id": group.account_id},
+            )
+
+
+def _confirm_to_person(consent: Consent) -> None:
+    person = consent.person
+    if not person.email:
+        return
+    context = {"person": person, "project": consent.project, "studio": settings.STUDIO_NAME}
+    with translation.override(person.language):
+        subject = " ".join(
+            render_to_string("verification/email/destroyed_subject.txt", context).split()
+        )
+        body = render_to_string("verification/email/destroyed.txt", context)
+    try:
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=[person.email])
+    except (smtplib.SMTPException, OSError) as error:
+        logger.warning(
+            "could not confirm destruction to person %s: %s", person.pk, type(error).__name__
+        )
+
+
+def withdrawn_not_destroyed(*, now: datetime | None = None) -> list[int]:
+    """Withdrawn consents whose destruction has not finished: the sweep retries them."""
+    now = now or timezone.now()
+    return list(
+        Consent.objects.filter(
+            withdrawn_at__lt=now - timedelta(minutes=5), destroyed_at__isnull=True
+        ).values_list("pk", flat=True)[:200]
+    )
