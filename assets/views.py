@@ -18,7 +18,7 @@ from portal.access import StaffRequest, staff_required
 from upstream.codes import explain
 from upstream.errors import UpstreamError
 from verification.models import VerificationSession
-from verification.views.person import _resolve, person_page
+from verification.views.person import _activate_language, _resolve, person_page
 
 STOP_POLLING = 286
 
@@ -220,6 +220,7 @@ def _person_upload(request: HttpRequest, token: str) -> HttpResponse:
     group = _person_group(request, token)
     if isinstance(group, HttpResponse):
         return group
+    _activate_language(request, group.person.language)
     back = reverse("person_assets:upload", args=[token])
     if request.method == "POST":
         return _receive(request, group, services.Uploader(person_id=group.person_id), back)

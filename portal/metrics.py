@@ -1,9 +1,8 @@
 """/metrics: counts for Prometheus, behind a key.
 
 Only numbers leave here, labelled by status or upstream error code: never a name, an id, a
-file or a face. Each scrape runs a handful of grouped COUNTs on indexed columns.
-Retention (deleting evidence after its period) is not built yet, so no overdue-retention metric
-is reported.
+file or a face. Each scrape runs a handful of grouped COUNTs on indexed columns, and the
+retention queries of `verification.retention`.
 """
 
 import hmac
@@ -22,6 +21,7 @@ from assets.models import Asset
 from ledger.models import LedgerHead
 from portal.models import Heartbeat
 from upstream.models import UpstreamCall
+from verification import retention
 from verification.models import LivenessAttempt, VerificationSession
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -98,6 +98,15 @@ def render() -> Iterable[str]:
         "sitter_upstream_errors_last_hour",
         "Upstream calls that ended in an error during the last hour, by error code.",
         [({"code": code}, n) for code, n in sorted(by_code.items())],
+    )
+    yield from _family(
+        "sitter_retention_overdue",
+        "Retention past its deadline and not yet carried out: persons whose likeness is still "
+        "held, and local copies of uploads kept longer than RETENTION_LOCAL_MEDIA_DAYS.",
+        [
+            ({"kind": "person"}, retention.due_persons(now=now).count()),
+            ({"kind": "local_copy"}, retention.expired_local_copies(now=now).count()),
+        ],
     )
     beat = Heartbeat.objects.filter(name="worker").values_list("beat_at", flat=True).first()
     yield from _family(

@@ -9,20 +9,26 @@ def _test_server_settings():
     """Production settings, less what a test server can't have: TLS and collected static files.
     Session-wide, so they hold before a live server builds its middleware."""
     from django.conf import settings
+    from django.test import override_settings
 
-    settings.SECURE_SSL_REDIRECT = False
-    settings.SECURE_HSTS_SECONDS = 0
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    overrides: dict[str, object] = {
+        "SECURE_SSL_REDIRECT": False,
+        "SECURE_HSTS_SECONDS": 0,
+        "STORAGES": {
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
+        "WHITENOISE_AUTOREFRESH": True,
     }
-    settings.WHITENOISE_AUTOREFRESH = True
-    # Tests sign superusers in with force_login, past the sign-in flow; the second-factor tests
-    # (tests/admin/test_two_factor.py) turn the requirement back on.
-    settings.TOTP_REQUIRED_FOR_ADMINS = False
     if not settings.REDIS_URL:
         # In-process: test runs side by side must not share (and clear) one file cache.
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        overrides["CACHES"] = {
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        }
+    override = override_settings(**overrides)
+    override.enable()  # signals the change, so the cache handler forgets the file cache
+    yield
+    override.disable()
 
 
 @pytest.fixture(autouse=True)

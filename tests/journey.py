@@ -4,9 +4,8 @@ import re
 from urllib.parse import urlsplit
 
 from django.core import mail
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.utils import timezone
-from django.test import Client
 
 from assets.models import AssetGroup
 from upstream.factory import client_for

@@ -2,6 +2,7 @@
 local copies. Withdrawal takes effect at once; destruction is retried by workers until done.
 """
 
+import contextlib
 import logging
 import smtplib
 from datetime import datetime, timedelta
@@ -113,10 +114,9 @@ def _destroy_asset(asset: Asset) -> None:
     ):
         raise DestructionPending(f"asset {asset.pk} is being forwarded right now")
     if asset.upstream_id:
-        try:
+        # Already gone upstream is as good as deleted.
+        with contextlib.suppress(AssetNotFound):
             client_for(asset.group.account).delete_asset(asset_id=asset.upstream_id)
-        except AssetNotFound:
-            pass  # already gone upstream: nothing left to delete
     with transaction.atomic():
         if asset.move(
             tuple(Asset.Status.values), Asset.Status.DELETED, completed_at=timezone.now()
@@ -148,10 +148,8 @@ def _destroy_group(group: AssetGroup) -> None:
         # Assets under another (now inactive) consent go too: the group is deleted whole.
         for asset in leftovers.select_related("group__account"):
             _destroy_asset(asset)
-    try:
+    with contextlib.suppress(GroupNotFound):
         client_for(group.account).delete_group(group_id=group.upstream_id)
-    except GroupNotFound:
-        pass
     with transaction.atomic():
         if AssetGroup.objects.filter(pk=group.pk, deleted_at__isnull=True).update(
             deleted_at=timezone.now()

@@ -98,7 +98,9 @@ def make_world(count, *, account, project, consent_text, user, start=0) -> list[
         )
         UpstreamCall.objects.create(account=account, action="GetAsset", http_status=200)
         StaffNotice.objects.create(user=user, session=session, text=f"{person} is verified")
-        record(action="person.created", actor=Actor.staff(user), subject=person, person_id=person.pk)
+        record(
+            action="person.created", actor=Actor.staff(user), subject=person, person_id=person.pk
+        )
         persons.append(person)
     return persons
 
@@ -132,6 +134,13 @@ def verified_admin(superuser, settings) -> Client:
     response = client.post("/login/code/", {"code": totp_code(device)})
     assert response.status_code == 302, response.content
     return client
+
+
+@pytest.fixture(autouse=True)
+def _second_factor_not_required(settings):
+    """These tests sign superusers in with force_login, past the sign-in flow. The second-factor
+    tests turn the requirement back on (test_two_factor.py, the `verified_admin` fixture)."""
+    settings.TOTP_REQUIRED_FOR_ADMINS = False
 
 
 @pytest.fixture(autouse=True)

@@ -6,13 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from assets.models import Asset
 from ledger.models import AuditEvent
 from tests.admin.conftest import STORED_TOKEN, make_world
-from tests.assets.conftest import make_verified_group
+from tests.journey import make_verified_group
 from tests.upstream.media import voice
 from upstream.factory import client_for
 from upstream.types import AssetType, InlineSource
@@ -25,11 +24,12 @@ pytestmark = pytest.mark.django_db
 def act(client, model, action: str, objects, **extra):
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
     data = {"action": action, "_selected_action": [obj.pk for obj in objects], **extra}
-    return client.post(url, data)
+    return client.post(url, data, follow=True)
 
 
 def said(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
+    """The messages the list page showed after the action (each shown once)."""
+    return [str(message) for message in response.context["messages"]]
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def email_session(person, plain_account, project, consent_text, staff_user):
 def test_resend_queues_a_new_link_and_revokes_the_old(admin_client, email_session):
     first = email_session.invitations.get()
     response = act(admin_client, VerificationSession, "resend_invitation", [email_session])
-    assert response.status_code == 302
+    assert response.status_code == 200
     assert said(response) == ["1 new link on the way."]
     first.refresh_from_db()
     assert first.revoked_at is not None
@@ -134,7 +134,7 @@ def test_withdraw_on_the_persons_behalf_records_who_did_it(
 ):
     with django_capture_on_commit_callbacks(execute=False) as queued:
         response = act(admin_client, Consent, "withdraw", consents[:1], confirmed="yes")
-    assert response.status_code == 302
+    assert response.redirect_chain
     assert said(response) == ["1 consent withdrawn; what they covered is being deleted."]
     consent = Consent.objects.get(pk=consents[0].pk)
     assert consent.withdrawn_at is not None
@@ -219,29 +219,18 @@ def test_export_streams_the_selected_rows_and_is_recorded(admin_client, consents
     assert event.payload["rows"] == 1 and event.actor_kind == "staff"
 
 
-def test_exports_of_every_list_work_and_never_carry_secrets(admin_client, consents, plain_account):
+def test_exports_of_every_list_work_and_never_carry_secrets(admin_client, consents):
     from django.contrib import admin
 
+    exported = 0
     for model, model_admin in admin.site._registry.items():
-        if model._meta.app_label not in ("verification", "assets", "upstream", "ledger"):
-            continue
         objects = list(model._default_manager.all()[:3])
-        if not objects or "export_as_csv" not in model_admin.get_actions(_request(admin_client)):
+        if not hasattr(model_admin, "export_fields") or not objects:
             continue
-        text = b"".join(act(admin_client, model, "export_as_csv", objects).streaming_content)
+        response = act(admin_client, model, "export_as_csv", objects)
+        text = b"".join(response.streaming_content)
+        assert len(list(csv.reader(io.StringIO(text.decode())))) == len(objects) + 1, model
         assert STORED_TOKEN.encode() not in text, model
         assert b"kept-out-of-sight" not in text, model  # liveness callback refs
-
-
-def _request(client):
-    from django.test import RequestFactory
-
-    request = RequestFactory().get("/")
-    request.user = client.session and _user(client)
-    return request
-
-
-def _user(client):
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.get(pk=client.session["_auth_user_id"])
+        exported += 1
+    assert exported >= 12

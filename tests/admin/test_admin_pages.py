@@ -100,7 +100,8 @@ def test_evidence_refuses_add_change_and_delete_on_the_server(admin_client, worl
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     # Nor through the list's bulk delete, which isn't offered.
     admin_client.post(
-        changelist(model), {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"}
+        changelist(model),
+        {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"},
     )
     assert model._default_manager.filter(pk=obj.pk).exists()
 

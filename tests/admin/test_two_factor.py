@@ -140,7 +140,9 @@ def test_person_pages_and_probes_are_never_held_back(client, superuser):
 def test_an_open_redirect_is_not_followed_after_the_code(client, staff_user):
     device = enrolled_device(staff_user)
     sign_in(client, "staffer")
-    response = client.post("/login/code/", {"code": totp_code(device), "next": "https://evil.test/"})
+    response = client.post(
+        "/login/code/", {"code": totp_code(device), "next": "https://evil.test/"}
+    )
     assert response["Location"] == "/"
 
 

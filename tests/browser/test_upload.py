@@ -25,7 +25,7 @@ import requests
 from django.conf import settings as django_settings
 from django.template.loader import render_to_string
 from django.utils.csp import build_policy
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 pytestmark = pytest.mark.browser
 
@@ -78,12 +78,12 @@ MIME = {
 }
 
 
-def payload(name: str, path: Path) -> dict[str, Any]:
+def payload(name: str, path: Path) -> FilePayload:
     """A file for `set_input_files`, under the name the person would see."""
     return {"name": name, "mimeType": MIME[name.rsplit(".", 1)[-1]], "buffer": path.read_bytes()}
 
 
-def drop(page: Page, files: list[dict[str, Any]], *, big: dict[str, int] | None = None) -> None:
+def drop(page: Page, files: list[FilePayload], *, big: dict[str, int] | None = None) -> None:
     """Drops files on the zone as a person dragging them from the desktop would. `big` adds
     zero-filled files of the given sizes, made in the page to spare the transfer."""
     encoded = [
@@ -140,7 +140,7 @@ class Harness:
             for part in message.iter_parts()
         ]
         files = [part for name, part in fields if name == "files"]
-        name = files[0].get_filename() if files else ""
+        name = (files[0].get_filename() if files else "") or ""
         with self.lock:
             self.attempts[name] = attempt = self.attempts.get(name, 0) + 1
             self.uploads.append(
@@ -165,7 +165,7 @@ class Harness:
             return 500, "<h1>Server Error (500)</h1>"
         if "huge" in name:
             return 413, {"error": "The file is too large: uploads stop at 54 MB."}
-        asset = {
+        asset: dict[str, Any] = {
             "id": asset_id,
             "name": name,
             "kind": "image",
@@ -236,7 +236,7 @@ def harness_page(limits: dict[str, Any]) -> str:
 def serve():
     """Starts a harness for a set of limits; returns it with its base URL set."""
     servers: list[ThreadingHTTPServer] = []
-    policy = build_policy(django_settings.SECURE_CSP, NONCE)
+    policy = build_policy(django_settings.SECURE_CSP, NONCE)  # type: ignore[arg-type]
 
     def start(limits: dict[str, Any] = LIMITS) -> Harness:
         harness, page = Harness(), harness_page(limits).encode()
@@ -541,7 +541,8 @@ def test_without_javascript_it_is_a_plain_form(serve, browser):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(harness.url)
-    expect(page.get_by_role("button", name="Upload")).to_be_visible()
+    expect(page.get_by_role("button", name="Upload", exact=True)).to_be_visible()
+    expect(page.get_by_label("Files to upload")).to_have_attribute("name", "files")
     expect(page.locator('input[type="file"][name="files"][multiple]')).to_be_visible()
     expect(page.locator("[data-hint]")).to_be_hidden()
     context.close()
@@ -684,11 +685,19 @@ def test_a_face_mismatch_is_explained_on_the_card(
     assert ours(console_errors, portal) == []
 
 
-def test_the_upload_page_works_on_a_phone(group, portal, phone_browser, console_errors, media):
-    page = staff_upload_page(phone_browser, portal, group, console_errors)
+def test_the_person_uploads_from_their_own_link_on_a_phone(
+    group, portal, phone_browser, console_errors, media, staff_user
+):
+    from verification import services
+
+    link = services.show_link(session=group.session, user=staff_user)
+    page = console_errors(phone_browser.new_page())
+    page.goto(f"{link}upload/")
     page.locator('input[type="file"]').set_input_files(
-        [payload("me.jpg", media.image((800, 1000)))]
+        [payload("selfie.jpg", media.image((800, 1000))), payload("hello.wav", media.wav(3.0))]
     )
-    expect(card(page, "me.jpg")).to_have_attribute("data-status", "active", timeout=30_000)
+    for name in ("selfie.jpg", "hello.wav"):
+        expect(card(page, name)).to_have_attribute("data-status", "active", timeout=30_000)
+        expect(card(page, name).locator(".asset-uri")).to_have_text(re.compile(r"^asset://"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert ours(console_errors, portal) == []

@@ -22,9 +22,9 @@ _COMMON = {
     "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     "print_blob": True,
 }
-settings.register_profile("ci", max_examples=30, **_COMMON)
-settings.register_profile("dev", max_examples=8, **_COMMON)
-settings.register_profile("thorough", max_examples=500, **_COMMON)
+settings.register_profile("ci", max_examples=120, **_COMMON)
+settings.register_profile("dev", max_examples=10, **_COMMON)
+settings.register_profile("thorough", max_examples=1000, **_COMMON)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 
 

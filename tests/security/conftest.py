@@ -26,7 +26,9 @@ class Verified:
     attempt: LivenessAttempt
 
 
-def make_invited(name, *, account, project, consent_text, staff_user) -> tuple[str, VerificationSession]:
+def make_invited(
+    name, *, account, project, consent_text, staff_user
+) -> tuple[str, VerificationSession]:
     """A person with a live link they have not used yet; returns (token, session)."""
     person = AuthorizingPerson.objects.create(
         full_name=name, email=f"{name.split()[0].lower()}@example.com", created_by=staff_user

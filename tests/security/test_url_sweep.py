@@ -459,4 +459,3 @@ def test_the_fetch_link_expires_and_ends_with_the_upload(world, fetchable, clien
         assert client.get(genuine).status_code == 404
     Asset.objects.filter(pk=fetchable.pk).update(status=Asset.Status.ACTIVE)
     assert client.get(genuine).status_code == 404
-

@@ -26,7 +26,7 @@ PERSON_FACING = (
     "templates/assets/person_upload.html",
     "templates/assets/_uploader.html",
     "verification/forms.py",
-    "verification/receipts.py",
+    "verification/receipts",
     "verification/services.py",
     "verification/views/person.py",
 )
@@ -232,3 +232,16 @@ def test_the_compiled_catalogue_matches_its_source(language):
         else:
             found = compiled.gettext(entry["msgid"])
         assert found == entry["msgstr"], f"{entry['msgid']!r}: run compilemessages"
+
+
+def test_a_persons_language_does_not_leak_into_the_next_request(
+    phone, start_by_email, person, staff_client
+):
+    from django.utils import translation
+
+    person.language = "zh-hans"
+    person.save()
+    _, link = start_by_email()
+    phone.get(link)
+    assert translation.get_language() in (None, "en", "en-us")
+    assert b'lang="en"' in staff_client.get("/").content

@@ -120,8 +120,9 @@ def test_staff_withdraw_on_the_persons_behalf(
 
 
 def test_an_expired_link_can_ask_for_a_new_one(phone, start_by_email, settings):
-    import time_machine
     from datetime import timedelta
+
+    import time_machine
     from django.utils import timezone
 
     _, link = start_by_email()

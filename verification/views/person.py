@@ -15,13 +15,12 @@ from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.qr import qr_svg
-from upstream.errors import UpstreamError
-from verification import services
-from verification.forms import ConsentForm
 from assets.models import Asset
 from ledger.services import Actor
-from verification import withdrawal
+from portal.qr import qr_svg
+from upstream.errors import UpstreamError
+from verification import services, withdrawal
+from verification.forms import ConsentForm
 from verification.models import Consent, Invitation, Language, LivenessAttempt, VerificationSession
 
 # Sessions this browser opened through a valid link: lets the callback page offer "try again"
@@ -38,7 +37,14 @@ def person_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     @never_cache
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
+        try:
+            response = view(request, *args, **kwargs)
+            # Render lazily-rendered responses while the person's language is still active.
+            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                response.render()
+        finally:
+            # The language chosen for this person must not leak into the thread's next request.
+            translation.deactivate()
         response["Referrer-Policy"] = "same-origin"
         response["X-Robots-Tag"] = "noindex, nofollow"
         return response

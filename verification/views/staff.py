@@ -8,9 +8,9 @@ from django.views.decorators.http import require_POST
 
 from assets.models import Asset
 from ledger.models import AuditEvent
+from ledger.services import Actor
 from portal.access import StaffRequest, staff_required
 from portal.qr import qr_svg
-from ledger.services import Actor
 from verification import services, withdrawal
 from verification.forms import PersonForm, StartSessionForm
 from verification.models import AuthorizingPerson, Consent, VerificationSession

@@ -1,0 +1,1 @@
+from tests.admin.conftest import plain_account  # noqa: F401  (a fixture, shared)
