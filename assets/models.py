@@ -61,7 +61,12 @@ class Asset(StatusMachine):
     TERMINAL = (Status.ACTIVE, Status.FAILED, Status.REJECTED, Status.DELETED)
 
     group = models.ForeignKey(AssetGroup, on_delete=models.PROTECT, related_name="assets")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+    kind = models.CharField(
+        max_length=8,
+        choices=Kind.choices,
+        blank=True,
+        help_text="Blank when the content could not be identified.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     original_name = models.CharField(max_length=255)
     # Unique within the group upstream: how a lost CreateAsset answer is found again.

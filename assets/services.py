@@ -51,6 +51,18 @@ FORWARD_LEASE = timedelta(minutes=15)
 # Seconds between status checks of an asset the upstream is processing (typically 3–12 s).
 CHECK_BACKOFF = (2, 2, 3, 3, 5, 5, 10, 15, 30, 60)
 FETCH_SALT = "assets.fetch"
+# What browsers report for each allowed format (for the upload page's advice only).
+MIME_TYPES = {
+    "JPEG": ("image/jpeg",),
+    "PNG": ("image/png",),
+    "WEBP": ("image/webp",),
+    "GIF": ("image/gif",),
+    "HEIC": ("image/heic", "image/heif"),
+    "MP4": ("video/mp4",),
+    "MOV": ("video/quicktime",),
+    "MP3": ("audio/mpeg", "audio/mp3"),
+    "WAV": ("audio/wav", "audio/x-wav", "audio/wave"),
+}
 
 
 class IntakeError(Exception):
@@ -61,10 +73,14 @@ class IntakeError(Exception):
 
 
 def active_consent(group: AssetGroup) -> Consent | None:
-    """The consent behind the group's verification, if it still holds."""
-    consents = Consent.objects.filter(person_id=group.person_id, withdrawn_at__isnull=True)
-    if group.session_id:
-        consents = consents.filter(session_id=group.session_id)
+    """The newest consent that still holds for this group: from the session that verified it, or
+    from a later session that reused it for another project. Uploads go under this consent."""
+    consents = Consent.objects.filter(
+        person_id=group.person_id,
+        withdrawn_at__isnull=True,
+        session__account_id=group.account_id,
+        session__upstream_group_id=group.upstream_id,
+    )
     return next((c for c in consents.order_by("-signed_at") if c.is_active()), None)
 
 
@@ -79,9 +95,13 @@ def limits_for_browser(limits: MediaLimits, kinds_allowed: list[str]) -> dict[st
     def extensions(formats: frozenset[str]) -> list[str]:
         return sorted(ext for fmt in formats for ext in EXTENSIONS.get(fmt, ()))
 
+    def mimes(formats: frozenset[str]) -> list[str]:
+        return sorted(mime for fmt in formats for mime in MIME_TYPES.get(fmt, ()))
+
     return {
         "image": {
             "extensions": extensions(limits.image_formats),
+            "mimes": mimes(limits.image_formats),
             "max_bytes": limits.image_max_bytes,
             "min_side": limits.image_min_side_px,
             "max_side": limits.image_max_side_px,
@@ -91,6 +111,7 @@ def limits_for_browser(limits: MediaLimits, kinds_allowed: list[str]) -> dict[st
         },
         "video": {
             "extensions": extensions(limits.video_formats),
+            "mimes": mimes(limits.video_formats),
             "max_bytes": limits.video_max_bytes,
             "min_side": limits.video_min_side_px,
             "max_side": limits.video_max_side_px,
@@ -105,6 +126,7 @@ def limits_for_browser(limits: MediaLimits, kinds_allowed: list[str]) -> dict[st
         },
         "audio": {
             "extensions": extensions(limits.audio_formats),
+            "mimes": mimes(limits.audio_formats),
             "max_bytes": limits.audio_max_bytes,
             "min_duration": limits.audio_min_duration_s,
             "max_duration": limits.audio_max_duration_s,
@@ -162,7 +184,7 @@ def receive_upload(
     with transaction.atomic():
         asset = Asset.objects.create(
             group=group,
-            kind=kind or "image",
+            kind=kind,
             status=Status.VALIDATED if accepted else Status.REJECTED,
             original_name=display_name,
             upstream_name=f"sitter-{uuid.uuid4().hex}",

@@ -1,7 +1,9 @@
 import re
+from datetime import date
 import unicodedata
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from upstream.models import UpstreamAccount
@@ -59,9 +61,21 @@ class StartSessionForm(forms.Form):
         initial=[kind.value for kind in MediaKind],
         label="Consent is asked for",
     )
+    term_ends_on = forms.DateField(
+        required=False,
+        label="Consent ends on (optional)",
+        help_text="Leave empty for consent until withdrawn.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     channel = forms.ChoiceField(
         choices=VerificationSession.Channel.choices, widget=forms.RadioSelect, label="Reach them by"
     )
+
+    def clean_term_ends_on(self) -> date | None:
+        term = self.cleaned_data.get("term_ends_on")
+        if term is not None and term <= timezone.now().date():
+            raise forms.ValidationError("The end of the consent must be a day after today.")
+        return term
 
     def __init__(self, *args: object, person: AuthorizingPerson, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -109,9 +123,30 @@ class ConsentForm(forms.Form):
         error_messages={"required": _("Tick the box to show that you agree.")},
     )
 
+    representation = forms.CharField(
+        max_length=300,
+        required=False,
+        label=_("Represented by (optional)"),
+        help_text=_("Your lawyer, agent or union, with a way to reach them."),
+    )
+    guardian_name = forms.CharField(
+        max_length=200,
+        required=False,
+        label=_("Guardian's full name (only if you are under 18)"),
+    )
+    guardian_relationship = forms.CharField(
+        max_length=100, required=False, label=_("Guardian's relationship to you")
+    )
+
     def __init__(self, *args: object, expected_name: str, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.expected_name = expected_name
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("guardian_name") and not data.get("guardian_relationship"):
+            self.add_error("guardian_relationship", _("Say how the guardian is related to you."))
+        return data
 
     def clean_signature_name(self) -> str:
         typed = " ".join(self.cleaned_data["signature_name"].split())

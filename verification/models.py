@@ -148,6 +148,11 @@ class VerificationSession(StatusMachine):
     media_kinds = models.JSONField(
         default=list, help_text="The kinds of media consent is asked for."
     )
+    term_ends_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The consent asked for ends on this day (none: until withdrawn).",
+    )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
     upstream_group_id = models.CharField(max_length=128, blank=True)
@@ -306,6 +311,10 @@ class Consent(models.Model):
     media_kinds = models.JSONField(default=list)
     term_ends_on = models.DateField(null=True, blank=True)
     signature_name = models.CharField(max_length=200)
+    # Optional: who represents the person (counsel, union), and a guardian who consents for a minor.
+    representation = models.CharField(max_length=300, blank=True)
+    guardian_name = models.CharField(max_length=200, blank=True)
+    guardian_relationship = models.CharField(max_length=100, blank=True)
     signed_at = models.DateTimeField(default=timezone.now)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)

@@ -8,7 +8,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -95,8 +95,14 @@ def start_session(
     media_kinds: list[str],
     channel: str,
     user: User,
+    term_ends_on: date | None = None,
 ) -> VerificationSession:
-    """Create a session and, for email and SMS, queue its first invitation."""
+    """Create a session and, for email and SMS, queue its first invitation.
+
+    When the person already has a verified group at this account, the session asks only for
+    consent (a new project, say): the group is reused and no new liveness check is needed.
+    """
+    reused = reusable_group(person_id=person.pk, account_id=account_id)
     with transaction.atomic():
         session = VerificationSession.objects.create(
             person=person,
@@ -104,8 +110,10 @@ def start_session(
             project=project,
             consent_text=consent_text,
             media_kinds=media_kinds,
+            term_ends_on=term_ends_on,
             channel=channel,
             created_by=user,
+            upstream_group_id=reused.upstream_id if reused else "",
         )
         record(
             action="session.created",
@@ -118,6 +126,8 @@ def start_session(
                 "media_kinds": media_kinds,
                 "channel": channel,
                 "account_id": account_id,
+                "term_ends_on": term_ends_on.isoformat() if term_ends_on else None,
+                "reuses_group": reused.upstream_id if reused else None,
             },
         )
         if channel != VerificationSession.Channel.IN_PERSON:
@@ -297,8 +307,25 @@ def note_link_opened(*, invitation: Invitation, request: HttpRequest) -> None:
 # --- Consent ----------------------------------------------------------------------------------
 
 
+def reusable_group(*, person_id: int, account_id: int) -> AssetGroup | None:
+    """The person's live verified group at this account, if any (groups are per account)."""
+    return (
+        AssetGroup.objects.filter(
+            person_id=person_id, account_id=account_id, deleted_at__isnull=True
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
 def give_consent(
-    *, session: VerificationSession, signature_name: str, request: HttpRequest
+    *,
+    session: VerificationSession,
+    signature_name: str,
+    request: HttpRequest,
+    representation: str = "",
+    guardian_name: str = "",
+    guardian_relationship: str = "",
 ) -> Consent:
     """Store the person's consent to the session's text, project and media kinds."""
     text = session.consent_text
@@ -316,7 +343,11 @@ def give_consent(
             project=session.project,
             intended_use=session.project.intended_use,
             media_kinds=session.media_kinds,
+            term_ends_on=session.term_ends_on,
             signature_name=signature_name,
+            representation=representation,
+            guardian_name=guardian_name,
+            guardian_relationship=guardian_relationship,
             ip=request.META.get("REMOTE_ADDR"),
             user_agent=request.headers.get("user-agent", "")[:512],
         )
@@ -336,14 +367,35 @@ def give_consent(
                 "project": session.project.name,
                 "intended_use": session.project.intended_use,
                 "media_kinds": session.media_kinds,
+                "term_ends_on": session.term_ends_on.isoformat() if session.term_ends_on else None,
                 "signature_name": signature_name,
+                "representation": representation,
+                "guardian_name": guardian_name,
+                "guardian_relationship": guardian_relationship,
             },
             request=request,
         )
+        if session.upstream_group_id:
+            _reuse_group(session)
         from verification.tasks import send_receipt
 
         transaction.on_commit(lambda: send_receipt.delay(consent.pk))
     return consent
+
+
+def _reuse_group(session: VerificationSession) -> None:
+    """Consent for a person already verified at this account: their group serves again."""
+    from verification.notifications import notify_outcome
+
+    if session.move(Status.CONSENTED, Status.VERIFIED, completed_at=timezone.now()):
+        record(
+            action="verification.group_reused",
+            actor=Actor.system(),
+            subject=session,
+            person_id=session.person_id,
+            payload={"group_id": session.upstream_group_id, "account_id": session.account_id},
+        )
+        transaction.on_commit(lambda: notify_outcome(session_id=session.pk))
 
 
 # --- Liveness ---------------------------------------------------------------------------------

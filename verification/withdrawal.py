@@ -84,9 +84,16 @@ def destroy(*, consent_id: int) -> bool:
     )
     for asset in assets:
         _destroy_asset(asset)
-    group = AssetGroup.objects.filter(
-        session_id=consent.session_id, deleted_at__isnull=True
-    ).first()
+    session = consent.session
+    group = (
+        AssetGroup.objects.filter(
+            account_id=session.account_id,
+            upstream_id=session.upstream_group_id,
+            deleted_at__isnull=True,
+        ).first()
+        if session is not None and session.upstream_group_id
+        else None
+    )
     if group is not None and asset_services.active_consent(group) is None:
         _destroy_group(group)
     now = timezone.now()

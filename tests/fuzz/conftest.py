@@ -1,8 +1,8 @@
 """Hostile input through the real endpoints. Run with `pytest -m fuzz`.
 
-Hypothesis profiles (`HYPOTHESIS_PROFILE`): "ci" (default, about a minute and a half for the whole
-suite), "dev" (a quick look), "thorough" (a long soak). Each example runs in its own savepoint
-that is rolled back, so examples never see each other's rows.
+Hypothesis profiles (`HYPOTHESIS_PROFILE`): "ci" (default, about a minute for the whole suite),
+"dev" (a quick look), "thorough" (a long soak). Each example runs in its own savepoint that is
+rolled back, so examples never see each other's rows.
 """
 
 import os
@@ -22,7 +22,7 @@ _COMMON = {
     "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     "print_blob": True,
 }
-settings.register_profile("ci", max_examples=120, **_COMMON)
+settings.register_profile("ci", max_examples=250, **_COMMON)
 settings.register_profile("dev", max_examples=10, **_COMMON)
 settings.register_profile("thorough", max_examples=1000, **_COMMON)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")

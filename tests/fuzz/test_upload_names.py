@@ -34,8 +34,10 @@ names = st.one_of(
         st.sampled_from(["gpj.exe", "a.jpg", "\u202egnp.js"]),
     ),
     st.sampled_from(
-        [".", "..", "...", " ", "CON", "nul.jpg", "aux", "<script>alert(1)</script>.jpg"]
-        + ["&#47;&#46;&#46;&#47;x.jpg", 'a".jpg', "a\r\nContent-Type: text/html.jpg"]
+        [
+            *[".", "..", "...", " ", "CON", "nul.jpg", "aux", "<script>alert(1)</script>.jpg"],
+            *["&#47;&#46;&#46;&#47;x.jpg", 'a".jpg', "a\r\nContent-Type: text/html.jpg"],
+        ]
     ),
 )
 # How the name travels: as browsers send it, as RFC 5987 says, or as bytes that aren't UTF-8.

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
+from functools import partial
 from urllib.parse import urlsplit
 
 import pytest
@@ -353,7 +354,9 @@ def test_person_urls_refuse_made_up_keys(world, client):
     fake = World(world.alice, world.bob)
     wrong = []
     for route in routes(Access.LINK, Access.LINK_OBJECT, Access.CALLBACK, Access.CALLBACK_BROWSER):
-        path = re.sub(r"<(?:\w+:)?(?P<key>\w+)>", lambda m: _made_up(m, fake, route), route.route)
+        path = re.sub(
+            r"<(?:\w+:)?(?P<key>\w+)>", partial(_made_up, world=fake, route=route), route.route
+        )
         for method in (client.get, client.post):
             response = method("/" + path)
             if response.status_code not in (404, 405, 429):
@@ -361,7 +364,7 @@ def test_person_urls_refuse_made_up_keys(world, client):
     assert not wrong, "\n".join(wrong)
 
 
-def _made_up(match: re.Match[str], world: World, route: Route) -> str:
+def _made_up(match: re.Match[str], *, world: World, route: Route) -> str:
     key = match.group("key")
     if key in ("token", "ref"):
         return "x" * 43

@@ -166,11 +166,19 @@ def consent(request: HttpRequest, token: str) -> HttpResponse:
         return _link_page(request, resolved, token, form=form, status=400)
     try:
         services.give_consent(
-            session=session, signature_name=form.cleaned_data["signature_name"], request=request
+            session=session,
+            signature_name=form.cleaned_data["signature_name"],
+            request=request,
+            representation=form.cleaned_data["representation"],
+            guardian_name=form.cleaned_data["guardian_name"],
+            guardian_relationship=form.cleaned_data["guardian_relationship"],
         )
     except services.JourneyError as error:
         return _link_page(request, resolved, token, error=str(error), status=409)
     _remember_browser(request, session)
+    session.refresh_from_db()
+    if session.status == VerificationSession.Status.VERIFIED:
+        return redirect("person:link", token)  # their verified group serves again: no liveness
     return _start(request, resolved, token)
 
 

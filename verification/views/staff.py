@@ -94,6 +94,7 @@ def session_start(request: StaffRequest, pk: int) -> HttpResponse:
             media_kinds=data["media_kinds"],
             channel=data["channel"],
             user=request.user,
+            term_ends_on=data["term_ends_on"],
         )
         if session.channel == VerificationSession.Channel.IN_PERSON:
             return _show_link(request, session)
