@@ -10,6 +10,7 @@ import functools
 import io
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -533,6 +534,10 @@ def test_a_create_that_keeps_failing_goes_back_to_the_caller_and_its_retry_is_sa
     # The caller's task retries later with the same name: the committed asset is found.
     asset_id = upload(client, group_id, UrlSource(f"{files[1]}/face.jpg"))
     assert [a["id"] for a in simulator.assets(owner(adapter))] == [asset_id]
+    # A dropped connection is logged just after the drop: give the log a moment.
+    deadline = time.monotonic() + 3
+    while not simulator.requests(action="CreateAsset") and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(simulator.requests(action="CreateAsset")) == 1
 
 
