@@ -30,7 +30,7 @@ def main() -> None:
     from tests.simulator_harness import start_simulator, stop_simulator
     from upstream.factory import client_for
     from upstream.models import Adapter, UpstreamAccount
-    from verification import services
+    from verification import liveness
     from verification.models import (
         AuthorizingPerson,
         ConsentText,
@@ -83,7 +83,7 @@ def main() -> None:
         for batch in (10, 100, 1000):
             with CaptureQueriesContext(connection) as queries:
                 started = time.perf_counter()
-                _, ids = services.claim_due_attempts(batch=batch)
+                _, ids = liveness.claim_due_attempts(batch=batch)
                 elapsed = (time.perf_counter() - started) * 1000
             LivenessAttempt.objects.filter(pk__in=ids).update(lease_until=None, lease_token="")
             print(f"{batch:>8} {len(queries):>8} {elapsed:>8.1f}")
@@ -93,10 +93,10 @@ def main() -> None:
             started = time.perf_counter()
             client.get_verification_result(byted_token=token)
             bare.append(time.perf_counter() - started)
-        lease, ids = services.claim_due_attempts(batch=args.polls)
+        lease, ids = liveness.claim_due_attempts(batch=args.polls)
         for attempt_id in ids:
             started = time.perf_counter()
-            services.poll_attempt(attempt_id=attempt_id, lease_token=lease)
+            liveness.poll_attempt(attempt_id=attempt_id, lease_token=lease)
             full.append(time.perf_counter() - started)
         print(
             f"\nPer poll, median of {len(full)}: bare upstream call {median(bare) * 1000:.2f} ms, "
@@ -115,7 +115,7 @@ def _callback_to_verified(simulator, account, person, project, text) -> None:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from verification import services
+    from verification import liveness
     from verification.models import VerificationSession
 
     staff = get_user_model().objects.create_user("bench-staff", is_staff=True)
@@ -131,7 +131,7 @@ def _callback_to_verified(simulator, account, person, project, text) -> None:
             channel="in_person",
             status="consented",
         )
-        services.start_liveness(session=session, request=None)
+        liveness.start_liveness(session=session, request=None)
         attempt = session.attempts.get()
         url = urlsplit(simulator.complete(attempt.byted_token))
         started = time.perf_counter()

@@ -1,6 +1,6 @@
 import re
-from datetime import date
 import unicodedata
+from datetime import date
 
 from django import forms
 from django.utils import timezone

@@ -4,7 +4,7 @@ from celery import shared_task
 from celery.app.task import Task
 
 from upstream.errors import UpstreamError
-from verification import services, withdrawal
+from verification import liveness, services, withdrawal
 
 
 @shared_task
@@ -15,7 +15,7 @@ def deliver_invitation(invitation_id: int) -> None:
 @shared_task
 def sweep_liveness() -> int:
     """Lease the attempts due for a poll and queue one poll each."""
-    token, ids = services.claim_due_attempts()
+    token, ids = liveness.claim_due_attempts()
     for attempt_id in ids:
         poll_liveness.delay(attempt_id, token)
     return len(ids)
@@ -23,7 +23,7 @@ def sweep_liveness() -> int:
 
 @shared_task
 def poll_liveness(attempt_id: int, lease_token: str) -> None:
-    services.poll_attempt(attempt_id=attempt_id, lease_token=lease_token)
+    liveness.poll_attempt(attempt_id=attempt_id, lease_token=lease_token)
 
 
 @shared_task

@@ -11,7 +11,7 @@ from django.utils import timezone
 from assets.models import AssetGroup
 from ledger.models import AuditEvent
 from tests.journey import callback_path, consent_and_start, latest_attempt
-from verification import services
+from verification import liveness
 from verification.models import Consent, Invitation, LivenessAttempt, VerificationSession
 
 pytestmark = pytest.mark.django_db
@@ -184,9 +184,9 @@ def test_the_sweep_finds_the_group_when_the_callback_is_lost(start_by_email, pho
     consent_and_start(phone, link)
     simulator.complete(latest_attempt(session).byted_token)  # the phone never comes back
     with time_machine.travel(timezone.now() + timedelta(seconds=5)):
-        token, ids = services.claim_due_attempts()
+        token, ids = liveness.claim_due_attempts()
         assert ids == [latest_attempt(session).pk]
-        services.poll_attempt(attempt_id=ids[0], lease_token=token)
+        liveness.poll_attempt(attempt_id=ids[0], lease_token=token)
     session.refresh_from_db()
     assert session.status == Status.VERIFIED and AssetGroup.objects.count() == 1
 
@@ -195,12 +195,12 @@ def test_two_sweeps_at_once_never_poll_the_same_attempt(start_by_email, phone, s
     session, link = start_by_email()
     consent_and_start(phone, link)
     with time_machine.travel(timezone.now() + timedelta(seconds=5)):
-        first_token, first = services.claim_due_attempts()
-        second_token, second = services.claim_due_attempts()
+        first_token, first = liveness.claim_due_attempts()
+        second_token, second = liveness.claim_due_attempts()
         assert len(first) == 1 and second == []
-        services.poll_attempt(attempt_id=first[0], lease_token=first_token)
-        services.poll_attempt(attempt_id=first[0], lease_token=first_token)  # redelivered task
-        services.poll_attempt(attempt_id=first[0], lease_token=second_token)
+        liveness.poll_attempt(attempt_id=first[0], lease_token=first_token)
+        liveness.poll_attempt(attempt_id=first[0], lease_token=first_token)  # redelivered task
+        liveness.poll_attempt(attempt_id=first[0], lease_token=second_token)
     assert len(simulator.requests_for("GetVisualValidateResult")) == 1
     attempt = latest_attempt(session)
     assert attempt.lease_until is None
@@ -215,8 +215,8 @@ def test_an_attempt_nobody_finished_expires_and_the_person_can_start_again(
     with time_machine.travel(
         timezone.now() + settings.LIVENESS_RESULT_WINDOW + timedelta(seconds=1)
     ):
-        token, ids = services.claim_due_attempts()
-        services.poll_attempt(attempt_id=ids[0], lease_token=token)
+        token, ids = liveness.claim_due_attempts()
+        liveness.poll_attempt(attempt_id=ids[0], lease_token=token)
     assert latest_attempt(session).status == LivenessAttempt.Status.EXPIRED
     session.refresh_from_db()
     assert session.status == Status.CONSENTED
@@ -250,8 +250,8 @@ def test_an_upstream_timeout_during_polling_is_recorded_and_retried(
         json={"action": "GetVisualValidateResult", "kind": "hang", "count": 10, "seconds": 3},
     )
     with time_machine.travel(timezone.now() + timedelta(seconds=5)):
-        token, ids = services.claim_due_attempts()
-        services.poll_attempt(attempt_id=ids[0], lease_token=token)
+        token, ids = liveness.claim_due_attempts()
+        liveness.poll_attempt(attempt_id=ids[0], lease_token=token)
     attempt = latest_attempt(session)
     assert attempt.status == LivenessAttempt.Status.PENDING
     assert attempt.last_error and attempt.lease_until is None

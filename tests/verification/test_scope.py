@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from assets import services as asset_services
 from ledger.models import AuditEvent
-from tests.journey import consent_and_start, link_in_last_message, run_pending_invitations
+from tests.journey import link_in_last_message, run_pending_invitations
 from verification import services
 from verification.models import Consent, Project, VerificationSession
 

@@ -19,7 +19,7 @@ from assets.models import Asset
 from ledger.services import Actor
 from portal.qr import qr_svg
 from upstream.errors import UpstreamError
-from verification import services, withdrawal
+from verification import liveness, services, withdrawal
 from verification.forms import ConsentForm
 from verification.models import Consent, Invitation, Language, LivenessAttempt, VerificationSession
 
@@ -196,7 +196,7 @@ def _start(request: HttpRequest, invitation: Invitation, token: str) -> HttpResp
     session = VerificationSession.objects.get(pk=invitation.session_id)
     invitation.session = session
     try:
-        h5_link = services.start_liveness(session=session, request=request)
+        h5_link = liveness.start_liveness(session=session, request=request)
     except services.JourneyError as error:
         return _link_page(request, invitation, token, error=str(error), status=409)
     # A plain redirect to the upstream's own page; it sends the phone back to our callback.
@@ -218,7 +218,7 @@ def callback(request: HttpRequest, ref: str) -> HttpResponse:
         reported = ""  # a callback for some other session: ignore its claims
     problem = ""
     try:
-        attempt = services.confirm_attempt(
+        attempt = liveness.confirm_attempt(
             attempt=attempt, reported_code=reported, interactive=True
         )
     except UpstreamError:
@@ -246,7 +246,7 @@ def retry(request: HttpRequest, ref: str) -> HttpResponse:
     if session.pk not in request.session.get(BROWSER_SESSIONS_KEY, []):
         return render(request, "person/link_problem.html", {"problem": "reopen"}, status=403)
     try:
-        h5_link = services.start_liveness(session=session, request=request)
+        h5_link = liveness.start_liveness(session=session, request=request)
     except services.JourneyError as error:
         context = {
             "session": session,
