@@ -39,7 +39,9 @@ def test_the_person_withdraws_from_their_page_and_everything_is_deleted(
 ):
     settings.ASSET_FORWARDING_MODE = "inline"
     group = make_verified_group(person, account, project, consent_text, staff_user, simulator)
-    consent = group.session.consents.get()
+    session = group.session
+    assert session is not None
+    consent = session.consents.get()
     # The receipt task the consent queued, as the worker runs it.
     from verification.tasks import send_receipt
 
@@ -63,7 +65,7 @@ def test_the_person_withdraws_from_their_page_and_everything_is_deleted(
     asset.refresh_from_db()
     assert asset.status == Asset.Status.ACTIVE
 
-    link = services.show_link(session=group.session, user=staff_user).replace(
+    link = services.show_link(session=session, user=staff_user).replace(
         "http://127.0.0.1:8000", portal.url
     )
     page = console_errors(phone_browser.new_page())
@@ -98,7 +100,7 @@ def test_the_person_withdraws_from_their_page_and_everything_is_deleted(
     staff.goto(f"{portal.url}/persons/{person.pk}/")
     expect(staff.get_by_text(re.compile("Withdrawn"))).to_be_visible()
     expect(staff.get_by_text("media destroyed")).to_be_visible()
-    staff.goto(f"{portal.url}/sessions/{group.session.pk}/")
+    staff.goto(f"{portal.url}/sessions/{session.pk}/")
     actions = list(AuditEvent.objects.order_by("seq").values_list("action", flat=True))
     for step in ("consent.withdrawn", "asset.deleted", "group.deleted", "destruction.completed"):
         assert step in actions

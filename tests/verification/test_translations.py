@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone, translation
 
 from tests.journey import PHONE
@@ -64,6 +65,7 @@ def test_a_chinese_speaker_is_invited_in_chinese(speaks, start_by_email):
     assert "请在手机上打开此链接" in message.body and link in message.body
     assert "请勿转发" in message.body
     assert "Hello" not in message.body and "consent" not in message.body
+    assert isinstance(message, EmailMultiAlternatives)
     html = str(message.alternatives[0][0])
     assert "打开我的同意页面" in html and link in html
     assert (
