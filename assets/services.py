@@ -390,9 +390,7 @@ def fetch_url(asset: Asset) -> str:
 def asset_for_fetch(signed: str) -> Asset | None:
     """The asset a signed download link names, while the upstream may still need its bytes."""
     try:
-        data = signing.loads(
-            signed, salt=FETCH_SALT, max_age=settings.ASSET_FETCH_TTL
-        )
+        data = signing.loads(signed, salt=FETCH_SALT, max_age=settings.ASSET_FETCH_TTL)
     except signing.BadSignature:
         return None
     return Asset.objects.filter(

@@ -15,9 +15,9 @@ staff_patterns = (
 
 person_patterns = (
     [
-        path("p/<str:token>/upload/", views.person_upload, name="upload"),
+        path("p/<slug:token>/upload/", views.person_upload, name="upload"),
         path(
-            "p/<str:token>/assets/<int:pk>/status/", views.person_asset_status, name="asset_status"
+            "p/<slug:token>/assets/<int:pk>/status/", views.person_asset_status, name="asset_status"
         ),
     ],
     "person_assets",

@@ -18,7 +18,7 @@ from portal.access import StaffRequest, staff_required
 from upstream.codes import explain
 from upstream.errors import UpstreamError
 from verification.models import VerificationSession
-from verification.views.person import _activate_language, _resolve, person_page
+from verification.views.person import _activate_language, _resolve, person_page, render_person
 
 STOP_POLLING = 286
 
@@ -226,7 +226,7 @@ def _person_upload(request: HttpRequest, token: str) -> HttpResponse:
         return _receive(request, group, services.Uploader(person_id=group.person_id), back)
     context = _page_context(group, back)
     context.update({"token": token, "studio": settings.STUDIO_NAME})
-    return render(request, "assets/person_upload.html", context)
+    return render_person(request, "assets/person_upload.html", context)
 
 
 @require_GET

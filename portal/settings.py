@@ -301,6 +301,8 @@ LOG_LEVEL = env.text("LOG_LEVEL", "INFO")
 # "json": one JSON object per line (production default); "plain": for reading in a terminal.
 # Either way, secrets (tokens, keys, passwords, person link tokens) are redacted from every line.
 LOG_FORMAT = env.text("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ValueError(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -313,7 +315,13 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # Django's own handlers (unredacted console output in DEBUG, the development server's lines)
+    # are replaced: everything goes through the one redacting handler above.
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "propagate": True},
+        "django.db.backends": {"level": "INFO"},
+    },
 }
 
 # --- Metrics --------------------------------------------------------------------------------------

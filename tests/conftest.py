@@ -19,6 +19,9 @@ def _test_server_settings():
             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         },
         "WHITENOISE_AUTOREFRESH": True,
+        # Tests sign superusers in with force_login, past the sign-in flow; the second-factor
+        # tests (tests/admin/test_two_factor.py) turn the requirement back on.
+        "TOTP_REQUIRED_FOR_ADMINS": False,
     }
     if not settings.REDIS_URL:
         # In-process: test runs side by side must not share (and clear) one file cache.

@@ -21,15 +21,15 @@ staff_patterns = (
 
 person_patterns = (
     [
-        path("p/<str:token>/", person.link, name="link"),
-        path("p/<str:token>/consent/", person.consent, name="consent"),
-        path("p/<str:token>/start/", person.start, name="start"),
-        path("p/<str:token>/withdraw/", person.withdraw, name="withdraw"),
-        path("p/<str:token>/renew/", person.renew, name="renew"),
-        path("p/<str:token>/receipt.json", person.receipt, {"fmt": "json"}, name="receipt_json"),
-        path("p/<str:token>/receipt.pdf", person.receipt, {"fmt": "pdf"}, name="receipt_pdf"),
-        path("verified/<str:ref>/", person.callback, name="callback"),
-        path("verified/<str:ref>/retry/", person.retry, name="retry"),
+        path("p/<slug:token>/", person.link, name="link"),
+        path("p/<slug:token>/consent/", person.consent, name="consent"),
+        path("p/<slug:token>/start/", person.start, name="start"),
+        path("p/<slug:token>/withdraw/", person.withdraw, name="withdraw"),
+        path("p/<slug:token>/renew/", person.renew, name="renew"),
+        path("p/<slug:token>/receipt.json", person.receipt, {"fmt": "json"}, name="receipt_json"),
+        path("p/<slug:token>/receipt.pdf", person.receipt, {"fmt": "pdf"}, name="receipt_pdf"),
+        path("verified/<slug:ref>/", person.callback, name="callback"),
+        path("verified/<slug:ref>/retry/", person.retry, name="retry"),
     ],
     "person",
 )

@@ -27,6 +27,12 @@ _HEADER = struct.Struct(">I4s")
 CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"udta", b"edts", b"dinf"})
 
 
+def printable_type(kind: bytes) -> str:
+    """A box type as text safe to show and store: a damaged file's type can hold any byte (a NUL
+    would be refused by PostgreSQL and the ledger), so unprintable characters become '?'."""
+    return "".join(c if c.isprintable() else "?" for c in kind.decode("latin-1"))
+
+
 @dataclass(frozen=True, slots=True)
 class Box:
     type: bytes
@@ -44,7 +50,7 @@ class Box:
 
     @property
     def name(self) -> str:
-        return self.type.decode("latin-1")
+        return printable_type(self.type)
 
 
 def _damaged(what: str, detail: str) -> MediaError:
@@ -81,7 +87,7 @@ def top_level_boxes(f: BinaryIO | mmap.mmap, file_size: int, what: str) -> list[
         if pos + size > file_size:
             raise _damaged(
                 what,
-                f"the '{kind.decode('latin-1')}' box at byte {pos:,} claims {size:,} bytes "
+                f"the '{printable_type(kind)}' box at byte {pos:,} claims {size:,} bytes "
                 f"but only {file_size - pos:,} remain",
             )
         boxes.append(Box(kind, pos, header, size))
@@ -100,7 +106,7 @@ def child_boxes(buf: bytes, start: int, end: int, what: str) -> Iterator[Box]:
         except ValueError:
             raise _damaged(what, f"a box header at index offset {pos:,} is cut off") from None
         if size < header or pos + size > end:
-            raise _damaged(what, f"the '{kind.decode('latin-1')}' box does not fit its parent")
+            raise _damaged(what, f"the '{printable_type(kind)}' box does not fit its parent")
         yield Box(kind, pos, header, size)
         pos += size
 

@@ -230,18 +230,18 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def leaked_tokens(log: Path, plan: dict[str, Any]) -> int:
-    """Person link tokens that appear in the web server's log (access lines included)."""
+def leaked_tokens(log: Path, plan: dict[str, Any]) -> tuple[int, int]:
+    """Person link tokens found in the web server's log, and how many lines mention /p/ at all."""
     text = log.read_text(errors="replace")
     tokens = set(plan["link_tokens"]) | {c["token"] for c in plan["consents"]}
-    return sum(1 for token in tokens if token in text)
+    return sum(1 for token in tokens if token in text), text.count("/p/")
 
 
 def report(
     rows: list[dict[str, Any]],
     peaks: dict[str, float],
     setup: dict[str, Any],
-    leaks: int,
+    leaks: tuple[int, int],
 ) -> str:
     checks = verdicts(rows, peaks)
     kinds = {
@@ -278,7 +278,8 @@ def report(
             for goal, measured, ok in checks
         ],
         "",
-        f"Person link tokens found in the web server's log (access lines included): {leaks}.",
+        f"Person link tokens found in the web server's log: {leaks[0]} (of {leaks[1]:,} "
+        "mentions of `/p/` there, access lines included).",
     ]
     if kinds:
         lines += ["", "## Errors", "", *[f"- {kind} × {count}" for kind, count in kinds.items()]]

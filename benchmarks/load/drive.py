@@ -147,9 +147,7 @@ SCENARIOS = {
 def run_phase(phase: dict[str, Any], host: str, latencies: list[dict[str, Any]]) -> dict[str, Any]:
     user_class = SCENARIOS[phase["scenario"]]
     rate = phase.get("rate")
-    user_class.wait_time = (
-        constant_throughput(rate / phase["users"]) if rate else constant(0)  # type: ignore[assignment]
-    )
+    user_class.wait_time = constant_throughput(rate / phase["users"]) if rate else constant(0)
     env = Environment(user_classes=[user_class], host=host)
     errors: dict[str, int] = {}
 
@@ -170,7 +168,22 @@ def run_phase(phase: dict[str, Any], host: str, latencies: list[dict[str, Any]])
     while time.monotonic() < deadline and runner.user_count > 0:
         gevent.sleep(0.1)
     runner.quit()
-    return {**phase, "started": started, "ended": time.time(), "errors": errors}
+    ended = time.time()
+    settle(host)
+    return {**phase, "started": started, "ended": ended, "errors": errors}
+
+
+def settle(host: str) -> None:
+    """Let the server drain what the last phase queued, so the next phase starts clean."""
+    import requests
+
+    gevent.sleep(1)
+    for _ in range(100):
+        began = time.monotonic()
+        requests.get(f"{host}/healthz", timeout=30)
+        if time.monotonic() - began < 0.05:
+            return
+        gevent.sleep(0.2)
 
 
 def main() -> None:
@@ -186,7 +199,8 @@ def main() -> None:
     big = [multipart_body(Path(path)) for path in plan["media"]["big"]]
     mixed = [(Path(p).suffix, *multipart_body(Path(p))) for p in plan["media"]["mixed"]]
 
-    results, latencies = [], []
+    results: list[dict[str, Any]] = []
+    latencies: list[dict[str, Any]] = []
     for phase in plan["phases"]:
         if phase["scenario"] == "upload":
             if phase["name"].startswith("5 concurrent"):

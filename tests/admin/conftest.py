@@ -64,7 +64,7 @@ def make_world(count, *, account, project, consent_text, user, start=0) -> list[
         )
         LivenessAttempt.objects.create(
             session=session,
-            ref=f"callback-ref-{i:04d}-kept-out-of-sight-0123456789",
+            ref=f"ref-{i:04d}-kept-out-of-sight-".ljust(43, "x"),
             byted_token=f"20260101000000{i:020X}",
             byted_token_hash=f"{i:064x}",
             h5_expires_at=now,

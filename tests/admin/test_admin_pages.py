@@ -175,3 +175,9 @@ def _queries(client, url: str) -> int:
         response = client.get(url)
     assert response.status_code == 200, (url, response.content[:500])
     return len(captured)
+
+
+def test_with_two_step_required_a_verified_admin_works_as_usual(verified_admin, world):
+    world(1)
+    assert verified_admin.get(changelist(Consent)).status_code == 200
+    assert verified_admin.get("/persons/").status_code == 200

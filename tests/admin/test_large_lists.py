@@ -1,4 +1,5 @@
-"""Admin lists with 100,000 rows each answer quickly (load suite: `pytest -m load`)."""
+"""Admin lists with 100,000 rows each answer quickly, in a fixed number of queries (load suite:
+`pytest -m load`; seeding 800,000 rows takes a minute or two)."""
 
 import time
 from datetime import timedelta
@@ -17,7 +18,9 @@ from verification.models import AuthorizingPerson, Consent, Invitation, Verifica
 pytestmark = [pytest.mark.load, pytest.mark.django_db(transaction=True)]
 ROWS = 100_000
 BATCH = 5_000
-SECONDS_PER_PAGE = 2.0
+# PostgreSQL (production) renders each of these lists in 0.1-0.3 s. SQLite spends about a
+# second on the date drill-down alone: it truncates dates with a Python function, row by row.
+SECONDS_PER_PAGE = 0.75 if connection.vendor == "postgresql" else 2.5
 
 
 def bulk(model, rows) -> None:
@@ -105,26 +108,30 @@ def crowded(plain_account, project, consent_text, staff_user):
     erase_ledger()
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "verification_authorizingperson",
-        "verification_verificationsession",
-        "verification_invitation",
-        "verification_consent",
-        "assets_assetgroup",
-        "assets_asset",
-        "upstream_upstreamcall",
-        "ledger_auditevent",
-    ],
-)
-def test_a_list_of_100k_rows_answers_quickly(admin_client, crowded, name):
-    url = reverse(f"admin:{name}_changelist")
-    admin_client.get(url)  # warm: templates, permissions
-    started = time.perf_counter()
-    with CaptureQueriesContext(connection) as queries:
-        response = admin_client.get(url)
-    elapsed = time.perf_counter() - started
-    assert response.status_code == 200
-    assert len(queries) <= 12, [q["sql"][:120] for q in queries]
-    assert elapsed < SECONDS_PER_PAGE, f"{name}: {elapsed:.2f} s"
+LISTS = [
+    "verification_authorizingperson",
+    "verification_verificationsession",
+    "verification_invitation",
+    "verification_consent",
+    "assets_assetgroup",
+    "assets_asset",
+    "upstream_upstreamcall",
+    "ledger_auditevent",
+]
+
+
+def test_lists_of_100k_rows_answer_quickly(admin_client, crowded):
+    slow, chatty = {}, {}
+    for name in LISTS:
+        url = reverse(f"admin:{name}_changelist")
+        admin_client.get(url)  # warm: templates, permissions
+        started = time.perf_counter()
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.get(url)
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200
+        if elapsed >= SECONDS_PER_PAGE:
+            slow[name] = round(elapsed, 2)
+        if len(queries) > 12:
+            chatty[name] = [q["sql"][:160] for q in queries]
+    assert (slow, chatty) == ({}, {})

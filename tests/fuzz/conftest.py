@@ -15,16 +15,16 @@ from django.core.cache import cache
 from django.db import transaction
 from hypothesis import HealthCheck, settings
 
-from tests.security.conftest import Verified, make_invited, make_verified
+from tests.security.people import Verified, make_invited, make_verified
 
-_COMMON = {
-    "deadline": None,
-    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    "print_blob": True,
-}
-settings.register_profile("ci", max_examples=250, **_COMMON)
-settings.register_profile("dev", max_examples=10, **_COMMON)
-settings.register_profile("thorough", max_examples=1000, **_COMMON)
+_COMMON = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile("ci", _COMMON, max_examples=250)
+settings.register_profile("dev", _COMMON, max_examples=10)
+settings.register_profile("thorough", _COMMON, max_examples=1000)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 
 

@@ -108,7 +108,7 @@ def test_the_start_session_form(staff_client, person, account, project, consent_
             silent_ok = not urlencode(fields, doseq=True)  # unbound, as for the person form
             assert response.status_code in (400, 409) or shows_a_message(response) or silent_ok
             return
-        session = VerificationSession.objects.order_by("-pk").first()
+        session = VerificationSession.objects.order_by("-pk")[0]
         assert session.media_kinds and set(session.media_kinds) <= {"image", "video", "audio"}
         assert session.channel in ("email", "sms", "in_person")
         assert Invitation.objects.filter(session=session).count() == 1

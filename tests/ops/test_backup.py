@@ -132,7 +132,8 @@ def postgres_databases() -> Iterator[tuple[str, str]]:
         sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         assert sql(f"CREATE DATABASE {name}").returncode == 0
     try:
-        yield tuple(urlunsplit(urlsplit(base)._replace(path=f"/{name}")) for name in names)
+        source, target = (urlunsplit(urlsplit(base)._replace(path=f"/{n}")) for n in names)
+        yield source, target
     finally:
         for name in names:
             sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -124,3 +124,9 @@ def test_gunicorn_access_lines_never_show_a_persons_link():
     text = logger.cfg.access_log_format % atoms
     assert "Zx3kQ9v_abcdefghijklmnop" not in text and "/p/[redacted]/" in text
     assert "metrics-key-0123456789" not in json.dumps(atoms, default=str)
+
+
+def test_djangos_own_unredacted_handlers_are_replaced():
+    for name in ("django", "django.server"):
+        logger = logging.getLogger(name)
+        assert logger.handlers == [] and logger.propagate, name

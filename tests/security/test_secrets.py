@@ -266,14 +266,6 @@ def test_a_journey_leaves_no_secret_in_logs_database_or_task_messages(
     every_model_table_was_read()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="django.template logs each missing variable at DEBUG with exc_info, and the "
-    "exception's message holds the whole template context, the request included; "
-    "person/callback.html misses 'languages' and 'error', so the callback's query "
-    "(?bytedToken=…) rides raw on the record. The configured formatter redacts it; any other "
-    "handler or exc_info reader gets it as is.",
-)
 def test_exceptions_on_raw_debug_records_hold_no_secret(
     staff_client,
     phone,

@@ -27,7 +27,7 @@ from django.utils import timezone
 from assets import services as asset_services
 from assets.models import Asset
 from ledger.models import AuditEvent
-from tests.security.conftest import Verified
+from tests.security.people import Verified
 from verification.models import AuthorizingPerson, Consent, VerificationSession
 
 pytestmark = pytest.mark.django_db

@@ -52,6 +52,23 @@ def person_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return wrapper
 
 
+def render_person(
+    request: HttpRequest, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
+    """Render a person page with every variable its layout reads. A variable missing from a
+    template is logged by Django together with the whole context (the callback's query holds the
+    upstream token), so none may be missing."""
+    full: dict[str, Any] = {
+        "studio": settings.STUDIO_NAME,
+        "languages": Language.choices,
+        "token": "",
+        "error": "",
+        "problem": "",
+        **(context or {}),
+    }
+    return render(request, template, full, status=status)
+
+
 def _activate_language(request: HttpRequest, preferred: str) -> str:
     """The language asked for in the URL, else the person's own, else the browser's."""
     chosen = request.GET.get("lang") or request.POST.get("lang") or preferred
@@ -80,7 +97,9 @@ def _resolve(request: HttpRequest, token: str) -> Invitation | HttpResponse:
     """The invitation behind the link, or the friendly page that explains why it doesn't work."""
     if _too_many_misses(request):
         _activate_language(request, "")
-        return render(request, "person/link_problem.html", {"problem": "throttled"}, status=429)
+        return render_person(
+            request, "person/link_problem.html", {"problem": "throttled"}, status=429
+        )
     lookup = services.look_up_link(token)
     if lookup.invitation is None or lookup.problem:
         if lookup.problem == "unknown":
@@ -90,7 +109,7 @@ def _resolve(request: HttpRequest, token: str) -> Invitation | HttpResponse:
         status = 404 if lookup.problem == "unknown" else 410
         # An expired link may ask for a fresh one; the form needs the token it came with.
         context = {"problem": lookup.problem, "token": token if lookup.problem == "expired" else ""}
-        return render(request, "person/link_problem.html", context, status=status)
+        return render_person(request, "person/link_problem.html", context, status=status)
     return lookup.invitation
 
 
@@ -111,6 +130,7 @@ def _link_page(
 ) -> HttpResponse:
     session = invitation.session
     user_agent = request.headers.get("user-agent", "")
+    on_desktop = not any(hint in user_agent for hint in MOBILE_HINTS)
     context = {
         "session": session,
         "person": session.person,
@@ -121,13 +141,14 @@ def _link_page(
         "error": error,
         "studio": settings.STUDIO_NAME,
         "languages": Language.choices,
-        "on_desktop": not any(hint in user_agent for hint in MOBILE_HINTS),
-        "qr": qr_svg(services.person_link_url(token)),
+        "on_desktop": on_desktop,
+        # Drawn only where shown: it is most of a phone's page time otherwise.
+        "qr": qr_svg(services.person_link_url(token)) if on_desktop else "",
         "media_kinds": [label for value, label in _kind_labels() if value in session.media_kinds],
         "consent": session.consents.order_by("-signed_at").first(),
         "assets": Asset.objects.filter(group__session=session).order_by("-created_at")[:100],
     }
-    return render(request, "person/link.html", context, status=status)
+    return render_person(request, "person/link.html", context, status=status)
 
 
 def _kind_labels() -> list[tuple[str, str]]:
@@ -233,7 +254,7 @@ def callback(request: HttpRequest, ref: str) -> HttpResponse:
         "can_retry": session.pk in request.session.get(BROWSER_SESSIONS_KEY, [])
         and session.can_start_liveness,
     }
-    return render(request, "person/callback.html", context)
+    return render_person(request, "person/callback.html", context)
 
 
 @require_POST
@@ -244,7 +265,7 @@ def retry(request: HttpRequest, ref: str) -> HttpResponse:
     session = attempt.session
     _activate_language(request, session.person.language)
     if session.pk not in request.session.get(BROWSER_SESSIONS_KEY, []):
-        return render(request, "person/link_problem.html", {"problem": "reopen"}, status=403)
+        return render_person(request, "person/link_problem.html", {"problem": "reopen"}, status=403)
     try:
         h5_link = liveness.start_liveness(session=session, request=request)
     except services.JourneyError as error:
@@ -256,7 +277,7 @@ def retry(request: HttpRequest, ref: str) -> HttpResponse:
             "studio": settings.STUDIO_NAME,
             "can_retry": False,
         }
-        return render(request, "person/callback.html", context, status=409)
+        return render_person(request, "person/callback.html", context, status=409)
     return HttpResponseRedirect(h5_link)
 
 
@@ -275,17 +296,19 @@ def withdraw(request: HttpRequest, token: str) -> HttpResponse:
     _activate_language(request, resolved.session.person.language)
     consent = _session_consent(resolved)
     if consent is None:
-        return render(request, "person/link_problem.html", {"problem": "unknown"}, status=404)
+        return render_person(
+            request, "person/link_problem.html", {"problem": "unknown"}, status=404
+        )
     context = {"consent": consent, "token": token, "studio": settings.STUDIO_NAME}
     if request.method == "POST":
         withdrawal.withdraw_consent(
             consent=consent, actor=Actor.person(consent.person_id), request=request
         )
         consent.refresh_from_db()
-        return render(request, "person/withdrawn.html", context)
+        return render_person(request, "person/withdrawn.html", context)
     if consent.withdrawn_at is not None:
-        return render(request, "person/withdrawn.html", context)
-    return render(request, "person/withdraw.html", context)
+        return render_person(request, "person/withdrawn.html", context)
+    return render_person(request, "person/withdraw.html", context)
 
 
 @require_GET
@@ -298,7 +321,9 @@ def receipt(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
         return resolved
     consent = _session_consent(resolved)
     if consent is None:
-        return render(request, "person/link_problem.html", {"problem": "unknown"}, status=404)
+        return render_person(
+            request, "person/link_problem.html", {"problem": "unknown"}, status=404
+        )
     _activate_language(request, consent.person.language)
     built = receipts.build_receipt(consent)
     if fmt == "json":
@@ -321,9 +346,11 @@ def renew(request: HttpRequest, token: str) -> HttpResponse:
     _activate_language(request, session.person.language)
     key = f"renew:{session.pk}"
     if not cache.add(key, 1, timeout=600):
-        return render(request, "person/link_problem.html", {"problem": "renew_wait"}, status=429)
+        return render_person(
+            request, "person/link_problem.html", {"problem": "renew_wait"}, status=429
+        )
     try:
         services.send_new_link(session=session, user=None)
     except services.JourneyError:
-        return render(request, "person/link_problem.html", {"problem": "closed"}, status=410)
-    return render(request, "person/link_problem.html", {"problem": "renewed"})
+        return render_person(request, "person/link_problem.html", {"problem": "closed"}, status=410)
+    return render_person(request, "person/link_problem.html", {"problem": "renewed"})

@@ -25,7 +25,8 @@ def person_list(request: StaffRequest) -> HttpResponse:
     persons = AuthorizingPerson.objects.annotate(
         latest_status=Subquery(latest.values("status")[:1])
     )
-    query = request.GET.get("q", "").strip()
+    # A NUL can't be stored or searched for (PostgreSQL refuses it): it is dropped.
+    query = request.GET.get("q", "").replace("\x00", "").strip()
     if query:
         persons = persons.filter(
             Q(full_name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query)
