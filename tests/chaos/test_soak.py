@@ -29,7 +29,7 @@ from verification.models import AuthorizingPerson, Consent, VerificationSession
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db]
 
 JOURNEYS = 8
-FAULTS = [
+FAULTS: list[tuple[str, dict[str, object]]] = [
     ("CreateVisualValidateSession", {"kind": "error", "status": 503}),
     ("GetVisualValidateResult", {"kind": "error", "status": 502}),
     ("GetVisualValidateResult", {"kind": "rate_limit", "retry_after": 1}),
