@@ -109,9 +109,5 @@ class Asset(StatusMachine):
         return f"{self.original_name} ({self.get_status_display()})"
 
     @property
-    def is_terminal(self) -> bool:
-        return self.status in self.TERMINAL
-
-    @property
     def asset_uri(self) -> str:
         return f"asset://{self.upstream_id}" if self.status == self.Status.ACTIVE else ""

@@ -17,9 +17,15 @@ class StatusMachine(models.Model):
     workers racing do no harm: side effects belong after a `move()` that returned True."""
 
     status: models.CharField
+    # The statuses nothing moves on from; each model names its own.
+    TERMINAL: tuple[str, ...] = ()
 
     class Meta:
         abstract = True
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
 
     def move(self, old: str | tuple[str, ...], new: str, **fields: object) -> bool:
         olds = (old,) if isinstance(old, str) else old

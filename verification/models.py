@@ -176,10 +176,6 @@ class VerificationSession(StatusMachine):
         return f"Verification of {self.person} ({self.get_status_display()})"
 
     @property
-    def is_terminal(self) -> bool:
-        return self.status in self.TERMINAL
-
-    @property
     def can_start_liveness(self) -> bool:
         return self.status in (self.Status.CONSENTED, self.Status.VERIFYING, self.Status.FAILED)
 
