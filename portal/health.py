@@ -45,7 +45,9 @@ def upstreams() -> tuple[bool, str]:
         (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
         for parts in (
             urlsplit(url)
-            for url in UpstreamAccount.objects.filter(is_active=True).values_list("base_url", flat=True)
+            for url in UpstreamAccount.objects.filter(is_active=True).values_list(
+                "base_url", flat=True
+            )
         )
         if parts.hostname
     }
