@@ -138,6 +138,9 @@ def send_new_link(*, session: VerificationSession, user: User | None) -> Invitat
 
     if session.status in CLOSED:
         raise JourneyError(f"This session is {session.get_status_display().lower()}.")
+    from verification.limits import check_can_send
+
+    check_can_send(session)  # a few links an hour at most: no spamming a person
     channel = session.channel
     person = session.person
     recipient = person.email if channel == VerificationSession.Channel.EMAIL else person.phone

@@ -146,3 +146,12 @@ def test_a_failed_email_is_visible_and_can_be_retried(
     staff_client.post(f"/sessions/{session.pk}/resend/")
     services.deliver_invitation(invitation_id=session.invitations.latest("created_at").pk)
     assert session.invitations.latest("created_at").status == Invitation.Status.SENT
+
+
+def test_staff_can_send_only_a_few_links_an_hour(start_by_email, staff_client, settings):
+    settings.INVITATIONS_PER_SESSION_PER_HOUR = 2
+    session, _ = start_by_email()
+    assert staff_client.post(f"/sessions/{session.pk}/resend/").status_code == 302
+    page = staff_client.post(f"/sessions/{session.pk}/resend/", follow=True)
+    assert session.invitations.count() == 2
+    assert b"The next can be sent at" in page.content
