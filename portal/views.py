@@ -1,7 +1,8 @@
 import logging
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -65,3 +66,9 @@ def dashboard(request: StaffRequest) -> HttpResponse:
         seen_at=timezone.now()
     )
     return response
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Pages without an icon link (the admin's) make browsers ask for /favicon.ico."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))

@@ -50,6 +50,7 @@ class Access(Enum):
 ACCESS: dict[str, Access] = {
     "dashboard": Access.STAFF,
     "healthz": Access.PUBLIC,
+    "favicon": Access.PUBLIC,
     "readyz": Access.PUBLIC,
     "login": Access.PUBLIC,
     "logout": Access.PUBLIC,
