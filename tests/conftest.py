@@ -190,3 +190,25 @@ def verified_group(person, account, project, consent_text, staff_user, simulator
     from tests.journey import make_verified_group
 
     return make_verified_group(person, account, project, consent_text, staff_user, simulator)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium through Playwright, one per test session: Playwright's sync API allows
+    one running instance per process, so every browser test shares this one."""
+    import shutil
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Browser tests need Debian's chromium: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
