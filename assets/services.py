@@ -4,6 +4,7 @@ Upstream calls happen outside database transactions; every state change is a com
 recorded in the ledger in the same transaction.
 """
 
+import contextlib
 import hashlib
 import logging
 import shutil
@@ -517,21 +518,31 @@ def stalled_forwarding_ids(*, now: datetime | None = None) -> list[int]:
 # --- Deleting ----------------------------------------------------------------------------------
 
 
-def delete_asset(*, asset: Asset, user: User) -> None:
-    """Delete the asset upstream (if it got there) and its local files."""
-    if asset.status == Status.DELETED:
-        return
-    if asset.upstream_id:
-        client_for(asset.group.account).delete_asset(asset_id=asset.upstream_id)
+def delete_asset(*, asset: Asset, actor: Actor, reason: str) -> None:
+    """Delete the asset upstream (if it got there; already gone counts as deleted), record it,
+    then remove its local files. Safe to run again."""
+    if asset.status != Status.DELETED and asset.upstream_id:
+        with contextlib.suppress(AssetNotFound):
+            client_for(asset.group.account).delete_asset(asset_id=asset.upstream_id)
     with transaction.atomic():
         if asset.move(tuple(Asset.Status.values), Status.DELETED, completed_at=timezone.now()):
             record(
                 action="asset.deleted",
-                actor=Actor.staff(user),
+                actor=actor,
                 subject=asset,
                 person_id=asset.group.person_id,
-                payload={"upstream_id": asset.upstream_id, "sha256": asset.sha256},
+                payload={
+                    "upstream_id": asset.upstream_id,
+                    "sha256": asset.sha256,
+                    "reason": reason,
+                },
             )
+    destroy_local_copies(asset)
+
+
+def destroy_local_copies(asset: Asset) -> None:
+    """The uploaded file and the copy prepared for forwarding; the row and its SHA-256 stay."""
     if asset.file:
         Path(asset.file.path).unlink(missing_ok=True)
+        Asset.objects.filter(pk=asset.pk).update(file="")
     forward_copy_path(asset).unlink(missing_ok=True)

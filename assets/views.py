@@ -7,13 +7,13 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from assets import services
 from assets.media.limits import MediaLimits
 from assets.models import Asset, AssetGroup
-from assets.uploads import SizeLimitHandler
+from assets.uploads import SizeLimitHandler, size_limited_upload
+from ledger.services import Actor
 from portal.access import StaffRequest, staff_required
 from upstream.codes import explain
 from upstream.errors import UpstreamError
@@ -65,17 +65,9 @@ def group_assets(request: StaffRequest, pk: int) -> HttpResponse:
     return response
 
 
-@csrf_exempt
-def staff_upload(request: HttpRequest, pk: int) -> HttpResponse:
-    # The size guard must be in place before anything reads the body, and the CSRF check
-    # reads it; so CSRF is checked inside, after the handler is installed.
-    request.upload_handlers.insert(0, SizeLimitHandler(request))
-    return _staff_upload(request, pk)
-
-
-@csrf_protect
+@size_limited_upload
 @staff_required
-def _staff_upload(request: StaffRequest, pk: int) -> HttpResponse:
+def staff_upload(request: StaffRequest, pk: int) -> HttpResponse:
     group = _get_group(pk)
     if request.method != "POST":
         return redirect("assets:group", pk)
@@ -189,7 +181,7 @@ def asset_status(request: StaffRequest, pk: int) -> JsonResponse:
 def asset_delete(request: StaffRequest, pk: int) -> HttpResponse:
     asset = get_object_or_404(Asset.objects.select_related("group__account"), pk=pk)
     try:
-        services.delete_asset(asset=asset, user=request.user)
+        services.delete_asset(asset=asset, actor=Actor.staff(request.user), reason="staff")
     except UpstreamError as error:
         messages.error(request, f"The upstream did not delete it: {error.explanation} {error.fix}")
     else:
@@ -208,15 +200,9 @@ def _person_group(request: HttpRequest, token: str) -> AssetGroup | HttpResponse
     return group
 
 
-@csrf_exempt
-def person_upload(request: HttpRequest, token: str) -> HttpResponse:
-    request.upload_handlers.insert(0, SizeLimitHandler(request))
-    return _person_upload(request, token)
-
-
-@csrf_protect
+@size_limited_upload
 @person_page
-def _person_upload(request: HttpRequest, token: str) -> HttpResponse:
+def person_upload(request: HttpRequest, token: str) -> HttpResponse:
     group = _person_group(request, token)
     if isinstance(group, HttpResponse):
         return group

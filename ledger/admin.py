@@ -10,6 +10,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from ledger.chain import HASHED_FIELDS
 from ledger.models import AuditEvent, LedgerCheckpoint, LedgerHead
 from portal.admin_tools import export_as_csv
 
@@ -67,22 +68,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     readonly_fields = ["payload_pretty"]
     # Every hashed column and the hash: an auditor can recompute the chain from the file.
     actions = [export_as_csv]
-    export_fields = [
-        "seq",
-        "occurred_at",
-        "actor_kind",
-        "actor_id",
-        "actor_label",
-        "action",
-        "subject_type",
-        "subject_id",
-        "person_id",
-        "payload",
-        "ip",
-        "user_agent",
-        "prev_hash",
-        "hash",
-    ]
+    export_fields = [*HASHED_FIELDS, "hash"]  # every column of an event
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[AuditEvent], search_term: str

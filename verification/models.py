@@ -115,7 +115,7 @@ class ConsentText(models.Model):
 
 class VerificationSessionQuerySet(models.QuerySet["VerificationSession"]):
     def open(self) -> "VerificationSessionQuerySet":
-        return self.exclude(status__in=VerificationSession.TERMINAL)
+        return self.filter(status__in=VerificationSession.OPEN)
 
 
 class VerificationSession(StatusMachine):
@@ -138,6 +138,14 @@ class VerificationSession(StatusMachine):
         IN_PERSON = "in_person", "In person (QR code)"
 
     TERMINAL = (Status.VERIFIED, Status.EXPIRED, Status.CANCELLED)
+    OPEN = (
+        Status.CREATED,
+        Status.INVITED,
+        Status.OPENED,
+        Status.CONSENTED,
+        Status.VERIFYING,
+        Status.FAILED,
+    )
 
     person = models.ForeignKey(AuthorizingPerson, on_delete=models.PROTECT, related_name="sessions")
     account = models.ForeignKey(

@@ -400,7 +400,7 @@ def cancel_session(*, session: VerificationSession, user: User) -> None:
     now = timezone.now()
     with transaction.atomic():
         if not session.move(
-            tuple(s for s in Status.values if s not in VerificationSession.TERMINAL),
+            VerificationSession.OPEN,
             Status.CANCELLED,
             completed_at=now,
         ):
@@ -431,7 +431,7 @@ def expire_sessions(*, now: datetime | None = None) -> int:
     for session in candidates:
         with transaction.atomic():
             if session.move(
-                tuple(s for s in Status.values if s not in VerificationSession.TERMINAL),
+                VerificationSession.OPEN,
                 Status.EXPIRED,
                 completed_at=now,
             ):

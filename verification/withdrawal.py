@@ -6,7 +6,6 @@ import contextlib
 import logging
 import smtplib
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -18,7 +17,7 @@ from django.utils import timezone, translation
 from assets import services as asset_services
 from assets.models import Asset, AssetGroup
 from ledger.services import Actor, record
-from upstream.errors import AssetNotFound, GroupNotFound
+from upstream.errors import GroupNotFound
 from upstream.factory import client_for
 from verification.models import Consent
 
@@ -120,33 +119,7 @@ def _destroy_asset(asset: Asset) -> None:
         and asset.lease_until > timezone.now()
     ):
         raise DestructionPending(f"asset {asset.pk} is being forwarded right now")
-    if asset.upstream_id:
-        # Already gone upstream is as good as deleted.
-        with contextlib.suppress(AssetNotFound):
-            client_for(asset.group.account).delete_asset(asset_id=asset.upstream_id)
-    with transaction.atomic():
-        if asset.move(
-            tuple(Asset.Status.values), Asset.Status.DELETED, completed_at=timezone.now()
-        ):
-            record(
-                action="asset.deleted",
-                actor=Actor.system(),
-                subject=asset,
-                person_id=asset.group.person_id,
-                payload={
-                    "upstream_id": asset.upstream_id,
-                    "sha256": asset.sha256,
-                    "reason": "withdrawal",
-                },
-            )
-    _destroy_local_copies(asset)
-
-
-def _destroy_local_copies(asset: Asset) -> None:
-    if asset.file:
-        Path(asset.file.path).unlink(missing_ok=True)
-        Asset.objects.filter(pk=asset.pk).update(file="")
-    asset_services.forward_copy_path(asset).unlink(missing_ok=True)
+    asset_services.delete_asset(asset=asset, actor=Actor.system(), reason="withdrawal")
 
 
 def _destroy_group(group: AssetGroup) -> None:
