@@ -36,5 +36,6 @@ class StatusMachine(models.Model):
             .update(**{"status": new, "updated_at": timezone.now(), **fields})
         )
         if moved:
-            self.refresh_from_db()
+            # Only what changed: a full refresh would also drop the related objects already loaded.
+            self.refresh_from_db(fields=["status", "updated_at", *fields])
         return bool(moved)

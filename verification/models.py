@@ -138,6 +138,7 @@ class VerificationSession(StatusMachine):
         IN_PERSON = "in_person", "In person (QR code)"
 
     TERMINAL = (Status.VERIFIED, Status.EXPIRED, Status.CANCELLED)
+    AWAITING_CONSENT = (Status.CREATED, Status.INVITED, Status.OPENED)
     OPEN = (
         Status.CREATED,
         Status.INVITED,

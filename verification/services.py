@@ -279,6 +279,8 @@ def look_up_link(token: str) -> LinkLookup:
 def note_link_opened(*, invitation: Invitation, request: HttpRequest) -> None:
     """The person opened their link. Only the first opening is evidence worth recording."""
     session = invitation.session
+    if invitation.opened_at is not None:
+        return
     first = Invitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(
         opened_at=timezone.now()
     )
@@ -325,7 +327,7 @@ def give_consent(
     """Store the person's consent to the session's text, project and media kinds."""
     text = session.consent_text
     with transaction.atomic():
-        if not session.move((Status.CREATED, Status.INVITED, Status.OPENED), Status.CONSENTED):
+        if not session.move(VerificationSession.AWAITING_CONSENT, Status.CONSENTED):
             existing = session.consents.filter(withdrawn_at__isnull=True).first()
             if existing is not None:
                 return existing

@@ -8,6 +8,7 @@ Run: python -m benchmarks.load.drive PLAN.json RESULTS.json
 
 import itertools
 import json
+import random
 import secrets
 import string
 import sys
@@ -34,6 +35,14 @@ class Portal(HttpUser):
     abstract = True
     wait_time = constant(0)
     plan: dict[str, Any] = {}
+    period = 0.0  # seconds between one user's requests in a fixed-rate phase
+
+    def on_start(self) -> None:
+        # Locust starts a phase's users in one batch, so paced users would all send in the same
+        # instant, once a period: a burst, not a rate. A random start within the period spreads
+        # their requests evenly.
+        if self.period:
+            gevent.sleep(random.uniform(0, self.period))
 
     def headers(self, **extra: str) -> dict[str, str]:
         return {"Origin": self.host or "", "Referer": f"{self.host}/", **extra}
@@ -148,6 +157,7 @@ def run_phase(phase: dict[str, Any], host: str, latencies: list[dict[str, Any]])
     user_class = SCENARIOS[phase["scenario"]]
     rate = phase.get("rate")
     user_class.wait_time = constant_throughput(rate / phase["users"]) if rate else constant(0)
+    user_class.period = phase["users"] / rate if rate else 0.0
     env = Environment(user_classes=[user_class], host=host)
     errors: dict[str, int] = {}
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.sessions.models import Session
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
@@ -177,6 +178,26 @@ def test_a_stranger_cannot_retry_someone_elses_attempt(start_by_email, phone, si
     consent_and_start(phone, link)
     attempt = latest_attempt(session)
     assert client.post(f"/verified/{attempt.ref}/retry/").status_code == 403
+
+
+def test_a_forged_opened_cookie_does_not_allow_a_retry(start_by_email, phone, simulator, client):
+    session, link = start_by_email()
+    consent_and_start(phone, link)
+    attempt = latest_attempt(session)
+    client.cookies["sitter_opened"] = str(session.pk)  # unsigned
+    assert client.post(f"/verified/{attempt.ref}/retry/").status_code == 403
+
+
+def test_opening_a_link_again_is_one_query_and_writes_nothing(
+    start_by_email, phone, django_assert_num_queries
+):
+    _, link = start_by_email()
+    sessions = Session.objects.count()  # the staff member's
+    phone.get(link)
+    # The invitation with its session, person, project and text; no consent yet to look up.
+    with django_assert_num_queries(1):
+        assert phone.get(link).status_code == 200
+    assert Session.objects.count() == sessions and "sessionid" not in phone.cookies
 
 
 def test_the_sweep_finds_the_group_when_the_callback_is_lost(start_by_email, phone, simulator):

@@ -23,9 +23,12 @@ from verification import liveness, services, withdrawal
 from verification.forms import ConsentForm
 from verification.models import Consent, Invitation, Language, LivenessAttempt, VerificationSession
 
-# Sessions this browser opened through a valid link: lets the callback page offer "try again"
-# without ever keeping the link token itself.
-BROWSER_SESSIONS_KEY = "person_sessions"
+# The verification sessions this browser opened through a valid link, in a signed cookie: lets the
+# callback page offer "try again" without keeping the link token, and without writing a session
+# row for every person (or mail scanner) who merely opens a link.
+OPENED_COOKIE = "sitter_opened"
+OPENED_COOKIE_SALT = "verification.person.opened"
+OPENED_REMEMBERED = 20
 MOBILE_HINTS = ("Mobi", "Android", "iPhone", "iPad")
 
 
@@ -113,10 +116,29 @@ def _resolve(request: HttpRequest, token: str) -> Invitation | HttpResponse:
     return lookup.invitation
 
 
-def _remember_browser(request: HttpRequest, session: VerificationSession) -> None:
-    known = set(request.session.get(BROWSER_SESSIONS_KEY, []))
-    if session.pk not in known:
-        request.session[BROWSER_SESSIONS_KEY] = sorted(known | {session.pk})
+def _opened_here(request: HttpRequest) -> list[int]:
+    raw = request.get_signed_cookie(
+        OPENED_COOKIE, default="", salt=OPENED_COOKIE_SALT, max_age=settings.SESSION_COOKIE_AGE
+    )
+    return [int(pk) for pk in (raw or "").split(",") if pk.isdigit()]
+
+
+def _remember_browser(
+    request: HttpRequest, response: HttpResponse, session: VerificationSession
+) -> HttpResponse:
+    opened = _opened_here(request)
+    if session.pk not in opened:
+        remembered = [*opened, session.pk][-OPENED_REMEMBERED:]
+        response.set_signed_cookie(
+            OPENED_COOKIE,
+            ",".join(map(str, remembered)),
+            salt=OPENED_COOKIE_SALT,
+            max_age=settings.SESSION_COOKIE_AGE,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 def _link_page(
@@ -145,7 +167,10 @@ def _link_page(
         # Drawn only where shown: it is most of a phone's page time otherwise.
         "qr": qr_svg(services.person_link_url(token)) if on_desktop else "",
         "media_kinds": [label for value, label in _kind_labels() if value in session.media_kinds],
-        "consent": session.consents.order_by("-signed_at").first(),
+        # Consent moves the session on: a session still awaiting it has none to look up.
+        "consent": None
+        if session.status in VerificationSession.AWAITING_CONSENT
+        else session.consents.order_by("-signed_at").first(),
         "assets": Asset.objects.filter(group__session=session).order_by("-created_at")[:100],
     }
     return render_person(request, "person/link.html", context, status=status)
@@ -168,10 +193,9 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
     if isinstance(resolved, HttpResponse):
         return resolved
     _activate_language(request, resolved.session.person.language)
+    # Opening moves the session (and refreshes it) only the first time.
     services.note_link_opened(invitation=resolved, request=request)
-    _remember_browser(request, resolved.session)
-    resolved.session.refresh_from_db()
-    return _link_page(request, resolved, token)
+    return _remember_browser(request, _link_page(request, resolved, token), resolved.session)
 
 
 @require_POST
@@ -196,11 +220,11 @@ def consent(request: HttpRequest, token: str) -> HttpResponse:
         )
     except services.JourneyError as error:
         return _link_page(request, resolved, token, error=str(error), status=409)
-    _remember_browser(request, session)
     session.refresh_from_db()
     if session.status == VerificationSession.Status.VERIFIED:
-        return redirect("person:link", token)  # their verified group serves again: no liveness
-    return _start(request, resolved, token)
+        # Their verified group serves again: no liveness.
+        return _remember_browser(request, redirect("person:link", token), session)
+    return _remember_browser(request, _start(request, resolved, token), session)
 
 
 @require_POST
@@ -251,8 +275,7 @@ def callback(request: HttpRequest, ref: str) -> HttpResponse:
         "attempt": attempt,
         "problem": problem,
         "studio": settings.STUDIO_NAME,
-        "can_retry": session.pk in request.session.get(BROWSER_SESSIONS_KEY, [])
-        and session.can_start_liveness,
+        "can_retry": session.pk in _opened_here(request) and session.can_start_liveness,
     }
     return render_person(request, "person/callback.html", context)
 
@@ -264,7 +287,7 @@ def retry(request: HttpRequest, ref: str) -> HttpResponse:
     attempt = get_object_or_404(LivenessAttempt.objects.select_related("session__person"), ref=ref)
     session = attempt.session
     _activate_language(request, session.person.language)
-    if session.pk not in request.session.get(BROWSER_SESSIONS_KEY, []):
+    if session.pk not in _opened_here(request):
         return render_person(request, "person/link_problem.html", {"problem": "reopen"}, status=403)
     try:
         h5_link = liveness.start_liveness(session=session, request=request)
