@@ -219,6 +219,28 @@ def test_every_message_a_person_reads_is_translated(language):
         assert _placeholders(entry["msgstr"]) == _placeholders(entry["msgid"]), entry["msgid"]
 
 
+TRANSLATION_CALLS = {"_", "gettext", "gettext_lazy", "pgettext", "ngettext"}
+
+
+def test_no_message_a_person_reads_is_built_inside_an_f_string():
+    """makemessages can't see a translation call inside an f-string: its words would stay English."""
+    hidden = []
+    for path in Path(settings.BASE_DIR).glob("**/*.py"):
+        relative = path.relative_to(settings.BASE_DIR).as_posix()
+        if not relative.startswith(PERSON_FACING):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.JoinedStr):
+                hidden += [
+                    f"{relative}:{call.lineno}"
+                    for call in ast.walk(node)
+                    if isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Name)
+                    and call.func.id in TRANSLATION_CALLS
+                ]
+    assert hidden == []
+
+
 @pytest.mark.parametrize("language", CATALOGUES)
 def test_the_compiled_catalogue_matches_its_source(language):
     folder = LOCALE / language / "LC_MESSAGES"

@@ -70,7 +70,7 @@ def render_pdf(receipt: dict[str, Any]) -> bytes:
         rightMargin=18 * mm,
         topMargin=16 * mm,
         bottomMargin=16 * mm,
-        title=_clean(f"{_('Consent receipt')} {receipt['receipt_id']}"),
+        title=_clean(_("Consent receipt") + f" {receipt['receipt_id']}"),
         author=_clean(receipt["controller"]["name"]),
         invariant=True,
     )
@@ -100,8 +100,12 @@ def render_pdf(receipt: dict[str, Any]) -> bytes:
         ),
         _para(_("The text you agreed to"), "heading"),
         _para(
-            f"{consent['text']['title']} ({_('version')} {consent['text']['version']}, "
-            f"{consent['text']['language']})",
+            _("%(title)s (version %(version)s, %(language)s)")
+            % {
+                "title": consent["text"]["title"],
+                "version": consent["text"]["version"],
+                "language": consent["text"]["language"],
+            },
             "label",
         ),
         *_body(consent["text"]["body"]),
@@ -193,9 +197,13 @@ def _ledger_rows(ledger: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(
             (
                 _("Signed checkpoint"),
-                f"#{checkpoint['seq']} {checkpoint['head_hash']} "
-                f"{_display_instant(checkpoint['created_at'])} "
-                f"{_('key')} {checkpoint['key_fingerprint']}",
+                _("#%(seq)s %(hash)s %(instant)s key %(fingerprint)s")
+                % {
+                    "seq": checkpoint["seq"],
+                    "hash": checkpoint["head_hash"],
+                    "instant": _display_instant(checkpoint["created_at"]),
+                    "fingerprint": checkpoint["key_fingerprint"],
+                },
             )
         )
     else:
