@@ -385,10 +385,12 @@ CELERY_BEAT_SCHEDULE["forward-stalled-assets"] = {
 # --- Retention ------------------------------------------------------------------------------------
 # Local copies of uploads are deleted this many days after the upstream settled them (Active or
 # Failed); the asset's record and SHA-256 stay. A person's media is destroyed at the earliest of:
-# every consent ended, every project closed, or this many days after their last interaction
-# (BIPA: at most three years). See verification/retention.py.
+# every consent ended, every project closed (plus a grace period, so a project closed by mistake
+# can be reopened), or this many days after their last interaction (BIPA: at most three years).
+# See verification/retention.py.
 RETENTION_LOCAL_MEDIA_DAYS = env.integer("RETENTION_LOCAL_MEDIA_DAYS", 30)
 RETENTION_PERSON_DAYS = env.integer("RETENTION_PERSON_DAYS", 1095)
+RETENTION_PROJECT_CLOSED_DAYS = env.integer("RETENTION_PROJECT_CLOSED_DAYS", 30)
 CELERY_BEAT_SCHEDULE["apply-retention"] = {
     "task": "verification.tasks.apply_retention",
     "schedule": crontab(hour=3, minute=17),

@@ -98,12 +98,28 @@ class AuthorizingPersonAdmin(admin.ModelAdmin):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_active", "created_at"]
+    list_display = ["name", "is_active", "closed_at", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "intended_use"]
     date_hierarchy = "created_at"
+    readonly_fields = ["closed_at", "created_at"]
     actions = [export_as_csv]
-    export_fields = ["id", "name", "intended_use", "is_active", "created_at"]
+    export_fields = ["id", "name", "intended_use", "is_active", "closed_at", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: Project, form: ModelForm, change: bool) -> None:
+        # Closing a project starts its persons' retention clock: evidence, like consent itself.
+        super().save_model(request, obj, form, change)
+        if "is_active" in form.changed_data:
+            record(
+                action="project.reopened" if obj.is_active else "project.closed",
+                actor=Actor.staff(request.user),
+                subject=obj,
+                payload={
+                    "name": obj.name,
+                    "closed_at": obj.closed_at.isoformat() if obj.closed_at else None,
+                    "via": "admin",
+                },
+            )
 
 
 @admin.register(ConsentText)

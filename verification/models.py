@@ -59,7 +59,14 @@ class Project(models.Model):
     intended_use = models.TextField(
         help_text="A reasonably specific description of how the likeness will be used."
     )
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(
+        default=True,
+        help_text="Untick when the project is done: its persons' media is destroyed "
+        "RETENTION_PROJECT_CLOSED_DAYS later, unless another project of theirs is open.",
+    )
+    closed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the project was last closed."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -67,6 +74,17 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Retention counts from the closing, so the moment is kept; reopening clears it.
+        if self.is_active:
+            self.closed_at = None
+        elif self.closed_at is None:
+            self.closed_at = timezone.now()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "is_active" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "closed_at"}
+        super().save(*args, **kwargs)
 
 
 class ConsentTextQuerySet(models.QuerySet["ConsentText"]):

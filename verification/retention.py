@@ -13,9 +13,9 @@ Persons. A person's retention deadline is the earliest of:
    `withdrawn_at`) or past its term (00:00 UTC the day after `term_ends_on`, when
    `Consent.is_active` turns false). The deadline is when the last of them ended. One consent that
    is neither withdrawn nor limited in time keeps this clock from running;
-3. ``project_closed`` — the purpose is done because the project of every consent is inactive.
-   Projects record no closing date, so this deadline is the moment of asking: the person is due at
-   the next run after staff close their last project.
+3. ``project_closed`` — the purpose is done because the project of every consent is closed
+   (inactive): the last closing (`Project.closed_at`) + `RETENTION_PROJECT_CLOSED_DAYS`, time for
+   staff to reopen a project closed by mistake.
 
 A person without consents has only the first clock. At the deadline every consent not yet
 withdrawn is withdrawn (actor: system "retention") and each is destroyed by `withdrawal.destroy`,
@@ -118,6 +118,10 @@ def with_deadlines(
         _open_project=Exists(consents.filter(project__is_active=True)),
         _open_ended=Exists(consents.filter(withdrawn_at__isnull=True, term_ends_on__isnull=True)),
         _last_ended=Subquery(last_ended, output_field=DateTimeField()),
+        _last_closed=Subquery(
+            consents.order_by("-project__closed_at").values("project__closed_at")[:1],
+            output_field=DateTimeField(),
+        ),
         _interaction_deadline=ExpressionWrapper(
             F("last_interaction_at") + Value(timedelta(days=settings.RETENTION_PERSON_DAYS)),
             output_field=DateTimeField(),
@@ -127,7 +131,14 @@ def with_deadlines(
     persons = persons.annotate(
         _purpose_done=Case(
             When(_has_consent=False, then=None),
-            When(_open_project=False, then=Value(now)),
+            When(
+                _open_project=False,
+                then=ExpressionWrapper(
+                    F("_last_closed")
+                    + Value(timedelta(days=settings.RETENTION_PROJECT_CLOSED_DAYS)),
+                    output_field=DateTimeField(),
+                ),
+            ),
             When(_open_ended=True, then=None),
             default=F("_last_ended"),
             output_field=DateTimeField(),

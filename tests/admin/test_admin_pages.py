@@ -155,6 +155,22 @@ def test_an_admin_edit_of_a_person_is_recorded_in_the_ledger(admin_client, world
     assert event.person_id == person.pk
 
 
+def test_closing_a_project_in_the_admin_is_dated_and_recorded(admin_client, project):
+    url = reverse("admin:verification_project_change", args=[project.pk])
+    data = {"name": project.name, "intended_use": project.intended_use}  # is_active unticked
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    project.refresh_from_db()
+    assert not project.is_active and project.closed_at is not None
+    event = AuditEvent.objects.get(action="project.closed")
+    assert event.payload["closed_at"] == project.closed_at.isoformat()
+
+    admin_client.post(url, {**data, "is_active": "on"})
+    project.refresh_from_db()
+    assert project.is_active and project.closed_at is None
+    assert AuditEvent.objects.filter(action="project.reopened").count() == 1
+
+
 def test_secrets_never_show_on_liveness_attempt_and_invitation_pages(admin_client, world):
     world(1)
     attempt = LivenessAttempt.objects.get()

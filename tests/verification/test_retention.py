@@ -139,16 +139,37 @@ def test_the_deadline_is_the_end_of_the_last_term_when_every_consent_has_ended(
     assert retention.with_deadlines().get(pk=person.pk).retention_reason == "last_interaction"
 
 
-def test_closing_every_project_makes_the_person_due(person, project, consent_text):
+def test_closing_every_project_makes_the_person_due_after_the_grace_period(
+    person, project, consent_text, settings
+):
+    settings.RETENTION_PROJECT_CLOSED_DAYS = 30
     consent_for(person, project, consent_text)
-    Project.objects.filter(pk=project.pk).update(is_active=False)
-    now = timezone.now()
-    assert retention.deadline_for(person, now=now) == now
-    assert [p.pk for p in retention.due_persons(now=now)] == [person.pk]
+    project.is_active = False
+    project.save(update_fields=["is_active"])
+    project.refresh_from_db()
+    assert project.closed_at is not None
+    deadline = project.closed_at + timedelta(days=30)
+    annotated = retention.with_deadlines().get(pk=person.pk)
+    assert annotated.retention_deadline == deadline
+    assert annotated.retention_reason == retention.Reason.PROJECT_CLOSED
+    assert list(retention.due_persons(now=deadline - timedelta(seconds=1))) == []
+    assert [p.pk for p in retention.due_persons(now=deadline)] == [person.pk]
 
     other = Project.objects.create(name="Spring", intended_use="Spring ads.")
     consent_for(person, other, consent_text)
-    assert list(retention.due_persons(now=now)) == []
+    assert list(retention.due_persons(now=deadline)) == []
+
+
+def test_reopening_a_project_stops_its_clock(person, project, consent_text):
+    consent_for(person, project, consent_text)
+    project.is_active = False
+    project.save()
+    project.is_active = True
+    project.save()
+    project.refresh_from_db()
+    assert project.closed_at is None
+    far = timezone.now() + timedelta(days=365)
+    assert list(retention.due_persons(now=far)) == []
 
 
 def test_upcoming_deadlines_take_one_query(
@@ -214,7 +235,7 @@ def test_an_upstream_outage_leaves_the_person_for_the_next_run(
     active_asset, verified_group, simulator, settings
 ):
     settings.UPSTREAM_RETRY_BUDGET = 0
-    Project.objects.update(is_active=False)
+    Project.objects.update(is_active=False, closed_at=timezone.now() - timedelta(days=365))
     simulator.control(
         "POST",
         "faults",
