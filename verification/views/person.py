@@ -220,7 +220,7 @@ def consent(request: HttpRequest, token: str) -> HttpResponse:
         )
     except services.JourneyError as error:
         return _link_page(request, resolved, token, error=str(error), status=409)
-    session.refresh_from_db()
+    session.refresh_from_db(fields=["status"])  # keeps the related rows already loaded
     if session.status == VerificationSession.Status.VERIFIED:
         # Their verified group serves again: no liveness.
         return _remember_browser(request, redirect("person:link", token), session)
@@ -238,7 +238,9 @@ def start(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _start(request: HttpRequest, invitation: Invitation, token: str) -> HttpResponse:
-    session = VerificationSession.objects.get(pk=invitation.session_id)
+    session = VerificationSession.objects.select_related("person", "account").get(
+        pk=invitation.session_id
+    )
     invitation.session = session
     try:
         h5_link = liveness.start_liveness(session=session, request=request)
