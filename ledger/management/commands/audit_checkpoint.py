@@ -1,9 +1,11 @@
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ledger.checkpoints import LedgerBroken, write_checkpoint
 from ledger.models import LedgerCheckpoint
+from ledger.witness import send_to_witnesses
 
 
 class Command(BaseCommand):
@@ -29,3 +31,11 @@ class Command(BaseCommand):
             f"created_at={checkpoint.created_at.isoformat()} "
             f"key={checkpoint.key_fingerprint} signature={checkpoint.signature}"
         )
+        if settings.AUDIT_WITNESS_EMAILS:
+            try:
+                send_to_witnesses(checkpoint)
+            except OSError as error:
+                raise CommandError(
+                    f"The checkpoint is stored, but mailing it to the witnesses failed: {error}"
+                ) from error
+            self.stdout.write(f"Sent to {', '.join(settings.AUDIT_WITNESS_EMAILS)}.")

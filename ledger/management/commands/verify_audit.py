@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ledger.signing import fingerprint, load_public_key, signing_key
 from ledger.verify import CHUNK_SIZE, Anchor, verify_ledger
+from ledger.witness import BadStatement, read_statement
 
 EXPECT_PATTERN = re.compile(r"(\d+):([0-9a-f]{64})")
 
@@ -22,11 +23,30 @@ def public_key_argument(value: str) -> Ed25519PublicKey:
         raise ArgumentTypeError(f"not an Ed25519 public key: {error}") from error
 
 
-def expect_argument(value: str) -> Anchor:
-    match = EXPECT_PATTERN.fullmatch(value.strip().lower())
-    if match is None:
-        raise ArgumentTypeError("expected SEQ:HASH, e.g. 1200:3fa9… (64 hex digits)")
-    return Anchor(int(match[1]), match[2], f"--expect {match[1]}")
+def expect_argument(value: str) -> Anchor | Path:
+    """SEQ:HASH as written down, or a witness's checkpoint file (its signature is checked once
+    the keys are known)."""
+    if match := EXPECT_PATTERN.fullmatch(value.strip().lower()):
+        return Anchor(int(match[1]), match[2], f"--expect {match[1]}")
+    path = Path(value)
+    if path.is_file():
+        return path
+    raise ArgumentTypeError(
+        "expected SEQ:HASH, e.g. 1200:3fa9… (64 hex digits), or a checkpoint-N.json file"
+    )
+
+
+def anchors(expected: list[Anchor | Path], keys: list[Ed25519PublicKey]) -> list[Anchor]:
+    found = []
+    for item in expected:
+        if isinstance(item, Path):
+            try:
+                seq, head_hash = read_statement(item, keys)
+            except BadStatement as error:
+                raise CommandError(str(error), returncode=1) from error
+            item = Anchor(seq, head_hash, f"the witness file {item.name}")
+        found.append(item)
+    return found
 
 
 class Command(BaseCommand):
@@ -50,15 +70,16 @@ class Command(BaseCommand):
             action="append",
             type=expect_argument,
             default=[],
-            metavar="SEQ:HASH",
-            help="Also require event SEQ to have HASH (a checkpoint kept outside the database).",
+            metavar="SEQ:HASH|FILE",
+            help="Also require event SEQ to have HASH (a checkpoint kept outside the database), "
+            "or what a witness's checkpoint-N.json says, once its signature verifies.",
         )
         parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="Rows per fetch.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         keys = options["public_key"] or [signing_key().public_key()]
         report = verify_ledger(
-            keys=keys, expected=options["expect"], chunk_size=options["chunk_size"]
+            keys=keys, expected=anchors(options["expect"], keys), chunk_size=options["chunk_size"]
         )
         if report.ok:
             plural = "" if report.checkpoints_verified == 1 else "s"
