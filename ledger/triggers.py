@@ -4,7 +4,8 @@ Installed by migration 0002 (changing this SQL needs a new migration that reinst
 stop the application and anyone using its database role by mistake; they cannot stop the table's
 owner or a superuser, who may drop them. That is what the hash chain and the signed checkpoints
 are for: tampering by such a person is still detected by `verify_audit`. (Deployments that want
-more run the web and worker processes as a role without UPDATE, DELETE and TRUNCATE grants.)
+more run the web and worker processes as a role without UPDATE, DELETE and TRUNCATE grants, which
+owns nothing: see `ledger.grants`.)
 
 SQLite has no TRUNCATE, and its "DELETE FROM t" fires the row triggers. On PostgreSQL a TRUNCATE of
 an empty table is let through: Django's test runner truncates every table after each transactional

@@ -1,8 +1,12 @@
 """System checks that `check --deploy` runs in addition to Django's own."""
 
+from collections.abc import Sequence
+
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
+from django.db import connections
 
+from ledger.grants import can_change_evidence
 from portal import env
 
 
@@ -29,4 +33,20 @@ def public_base_url_check(**kwargs: object) -> list[Warning]:
             hint="People open their invitation links on their phones; serve them over TLS.",
             id="sitter.W002",
         )
+    ]
+
+
+@register(Tags.database, deploy=True)
+def evidence_role_check(databases: Sequence[str] | None = None, **kwargs: object) -> list[Warning]:
+    """Runs with `check --deploy --database default`: can the portal's own role rewrite evidence?"""
+    return [
+        Warning(
+            f"The database role the portal connects as {', '.join(powers)}: it could change or "
+            "remove audit evidence, triggers or not.",
+            hint="Run migrations as the owner and the portal as a role set up by "
+            "`manage.py ledger_grants ROLE` (docs/operations.md).",
+            id="sitter.W003",
+        )
+        for alias in databases or []
+        if (powers := can_change_evidence(connections[alias]))
     ]
