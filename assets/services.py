@@ -31,6 +31,7 @@ from assets.media.privacy import strip_location_metadata
 from assets.media.sniff import EXTENSIONS
 from assets.models import Asset, AssetGroup
 from ledger.services import Actor, record
+from portal.queueing import enqueue_on_commit
 from upstream.codes import explain
 from upstream.errors import (
     AssetNotFound,
@@ -48,7 +49,6 @@ logger = logging.getLogger(__name__)
 Status = Asset.Status
 ASSET_TYPES = {"image": AssetType.IMAGE, "video": AssetType.VIDEO, "audio": AssetType.AUDIO}
 KIND_WORDS = {"image": "photos", "video": "videos", "audio": "voice recordings"}
-FORWARD_LEASE = timedelta(minutes=15)
 # Seconds between status checks of an asset the upstream is processing (typically 3–12 s).
 CHECK_BACKOFF = (2, 2, 3, 3, 5, 5, 10, 15, 30, 60)
 FETCH_SALT = "assets.fetch"
@@ -221,7 +221,7 @@ def receive_upload(
         if accepted:
             from assets.tasks import forward_asset
 
-            transaction.on_commit(lambda: forward_asset.delay(asset.pk))
+            enqueue_on_commit(forward_asset, asset.pk, sweep="assets.tasks.sweep_forwarding")
     if not accepted:
         path.unlink(missing_ok=True)
     return asset
@@ -271,9 +271,9 @@ def forward(*, asset_id: int) -> None:
     """
     now = timezone.now()
     claimed = Asset.objects.filter(pk=asset_id, status=Status.VALIDATED).update(
-        status=Status.FORWARDING, lease_until=now + FORWARD_LEASE, updated_at=now
+        status=Status.FORWARDING, lease_until=now + settings.ASSET_FORWARD_LEASE, updated_at=now
     ) or Asset.objects.filter(pk=asset_id, status=Status.FORWARDING, lease_until__lt=now).update(
-        lease_until=now + FORWARD_LEASE, updated_at=now
+        lease_until=now + settings.ASSET_FORWARD_LEASE, updated_at=now
     )
     if not claimed:
         return

@@ -357,6 +357,15 @@ CELERY_BEAT_SCHEDULE["finish-withdrawals"] = {
     "task": "verification.tasks.sweep_withdrawals",
     "schedule": timedelta(minutes=10),
 }
+# Invitations and receipts whose task was lost (the broker down or restarted empty) go out late.
+CELERY_BEAT_SCHEDULE["send-stalled-invitations"] = {
+    "task": "verification.tasks.sweep_invitations",
+    "schedule": timedelta(minutes=1),
+}
+CELERY_BEAT_SCHEDULE["send-unsent-receipts"] = {
+    "task": "verification.tasks.sweep_receipts",
+    "schedule": timedelta(minutes=1),
+}
 CELERY_BEAT_SCHEDULE["expire-sessions"] = {
     "task": "verification.tasks.expire_sessions",
     "schedule": timedelta(minutes=5),
@@ -375,6 +384,9 @@ MEDIA_LIMITS = json.loads(env.text("MEDIA_LIMITS", "{}"))
 # The largest upload body accepted, refused while it streams in (the largest limit plus room).
 ASSET_UPLOAD_MAX_BYTES = env.integer("ASSET_UPLOAD_MAX_BYTES", 52 * 1024 * 1024)
 ASSET_STATUS_SWEEP_INTERVAL = timedelta(seconds=env.integer("ASSET_STATUS_SWEEP_SECONDS", 3))
+# A worker forwarding an asset holds it this long; if the worker dies, another takes the asset over
+# once the lease has run out. It must outlast one whole forward (lookups, sends, their retries).
+ASSET_FORWARD_LEASE = timedelta(seconds=env.integer("ASSET_FORWARD_LEASE_SECONDS", 900))
 CELERY_BEAT_SCHEDULE["check-assets"] = {
     "task": "assets.tasks.sweep_processing",
     "schedule": ASSET_STATUS_SWEEP_INTERVAL,

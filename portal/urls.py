@@ -7,6 +7,9 @@ from assets import urls as asset_urls
 from portal import metrics, two_factor, views
 from verification.urls import person_patterns, staff_patterns
 
+# The database briefly unreachable answers 503, not 500 (see the view).
+handler500 = views.server_error
+
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),

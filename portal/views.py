@@ -1,11 +1,15 @@
 import logging
+import sys
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django.views.defaults import server_error as django_server_error
 
 from portal import health
 from portal.access import StaffRequest, staff_required
@@ -72,3 +76,15 @@ def dashboard(request: StaffRequest) -> HttpResponse:
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
     """Pages without an icon link (the admin's) make browsers ask for /favicon.ico."""
     return HttpResponsePermanentRedirect(static("favicon.svg"))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 page, except while the database cannot be reached (restarting, failing over,
+    a lock or statement timeout): then a 503 asking to try again shortly, which is all a person
+    can do. Rendered without the request, as the 500 page is: nothing here may need the database.
+    """
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+        response["Retry-After"] = "30"
+        return response
+    return django_server_error(request)

@@ -344,6 +344,8 @@ class Consent(models.Model):
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     # When everything the consent covered was deleted upstream and here, after withdrawal.
     destroyed_at = models.DateTimeField(null=True, blank=True)
+    # When the receipt email was handed to the mail server (claimed just before, so it goes once).
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-signed_at"]

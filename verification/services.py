@@ -7,7 +7,7 @@ the ledger in the same transaction. Upstream calls happen outside database trans
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 
 from assets.models import AssetGroup
 from ledger.services import Actor, record
+from portal.queueing import enqueue_on_commit
 from verification.models import (
     AuthorizingPerson,
     Consent,
@@ -165,7 +166,9 @@ def send_new_link(*, session: VerificationSession, user: User | None) -> Invitat
             person_id=person.pk,
             payload={"invitation": invitation.pk, "channel": channel, "links_revoked": revoked},
         )
-        transaction.on_commit(lambda: deliver_invitation.delay(invitation.pk))
+        enqueue_on_commit(
+            deliver_invitation, invitation.pk, sweep="verification.tasks.sweep_invitations"
+        )
     return invitation
 
 
@@ -246,6 +249,22 @@ def deliver_invitation(*, invitation_id: int) -> None:
             person_id=session.person_id,
             payload={"invitation": invitation.pk, "channel": invitation.channel},
         )
+
+
+def invitations_to_deliver(*, now: datetime | None = None) -> list[int]:
+    """Invitations still waiting to be sent a minute after they were queued: their task was lost.
+    Delivery claims each one, so one whose task is merely late is still sent once."""
+    now = now or timezone.now()
+    return list(
+        Invitation.objects.filter(
+            status=Invitation.Status.PENDING,
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+            created_at__lt=now - timedelta(minutes=1),
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:200]
+    )
 
 
 @dataclass(frozen=True)
@@ -376,7 +395,7 @@ def give_consent(
             _reuse_group(session)
         from verification.tasks import send_receipt
 
-        transaction.on_commit(lambda: send_receipt.delay(consent.pk))
+        enqueue_on_commit(send_receipt, consent.pk, sweep="verification.tasks.sweep_receipts")
     return consent
 
 

@@ -13,6 +13,15 @@ def deliver_invitation(invitation_id: int) -> None:
 
 
 @shared_task
+def sweep_invitations() -> int:
+    """Picks up invitations whose task was lost (the broker was down, or restarted empty)."""
+    ids = services.invitations_to_deliver()
+    for invitation_id in ids:
+        deliver_invitation.delay(invitation_id)
+    return len(ids)
+
+
+@shared_task
 def sweep_liveness() -> int:
     """Lease the attempts due for a poll and queue one poll each."""
     token, ids = liveness.claim_due_attempts()
@@ -59,12 +68,21 @@ def apply_retention() -> int:
     return retention.apply().failures
 
 
-@shared_task(bind=True, max_retries=5)
-def send_receipt(self: Task, consent_id: int) -> None:
-    """The consent receipt by email; it stays downloadable from the person's page either way."""
+@shared_task
+def send_receipt(consent_id: int) -> None:
+    """The consent receipt by email; it stays downloadable from the person's page either way.
+    A refusal by the mail server is tried again by `sweep_receipts`."""
     from verification import receipts
-    from verification.models import Consent
 
-    consent = Consent.objects.select_related("person", "project", "text").get(pk=consent_id)
-    if consent.person.email and not receipts.send_receipt(consent=consent):
-        raise self.retry(countdown=300)
+    receipts.email_receipt(consent_id=consent_id)
+
+
+@shared_task
+def sweep_receipts() -> int:
+    """Sends the receipts whose task was lost or whose email the mail server refused."""
+    from verification import receipts
+
+    ids = receipts.unsent_receipts()
+    for consent_id in ids:
+        send_receipt.delay(consent_id)
+    return len(ids)

@@ -17,6 +17,7 @@ from django.utils import timezone, translation
 from assets import services as asset_services
 from assets.models import Asset, AssetGroup
 from ledger.services import Actor, record
+from portal.queueing import enqueue_on_commit
 from upstream.errors import GroupNotFound
 from upstream.factory import client_for
 from verification.models import Consent
@@ -62,7 +63,9 @@ def withdraw_consent(*, consent: Consent, actor: Actor, request: HttpRequest | N
             },
             request=request,
         )
-        transaction.on_commit(lambda: destroy_withdrawn.delay(consent.pk))
+        enqueue_on_commit(
+            destroy_withdrawn, consent.pk, sweep="verification.tasks.sweep_withdrawals"
+        )
     consent.refresh_from_db()
     return True
 

@@ -67,10 +67,12 @@ def test_the_upstream_committing_then_dropping_the_answer_leaves_one_asset(
     assert len(upstream_assets_named(simulator, validated_asset.upstream_name)) == 1
 
 
-def test_a_worker_killed_mid_forward_is_taken_over_after_its_lease(validated_asset, simulator):
+def test_a_worker_killed_mid_forward_is_taken_over_after_its_lease(
+    validated_asset, simulator, settings
+):
     # The dead worker claimed it (status forwarding, lease held) and sent the request.
     Asset.objects.filter(pk=validated_asset.pk).update(
-        status=Status.FORWARDING, lease_until=timezone.now() + services.FORWARD_LEASE
+        status=Status.FORWARDING, lease_until=timezone.now() + settings.ASSET_FORWARD_LEASE
     )
     from upstream.factory import client_for
     from upstream.types import AssetType, InlineSource
@@ -86,7 +88,7 @@ def test_a_worker_killed_mid_forward_is_taken_over_after_its_lease(validated_ass
     )
     services.forward(asset_id=validated_asset.pk)  # lease still held: nothing happens
     assert create_requests(simulator) == 1
-    later = timezone.now() + services.FORWARD_LEASE + timedelta(seconds=1)
+    later = timezone.now() + settings.ASSET_FORWARD_LEASE + timedelta(seconds=1)
     with time_machine.travel(later):
         assert validated_asset.pk in services.stalled_forwarding_ids()
         services.forward(asset_id=validated_asset.pk)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from assets import services as asset_services
 from assets.models import Asset
 from ledger.models import AuditEvent
+from tests.chaos.faults import FAULTS
 from tests.journey import PHONE, callback_path
 from verification import liveness, services
 from verification.models import AuthorizingPerson, Consent, VerificationSession
@@ -29,17 +30,6 @@ from verification.models import AuthorizingPerson, Consent, VerificationSession
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db]
 
 JOURNEYS = 8
-FAULTS: list[tuple[str, dict[str, object]]] = [
-    ("CreateVisualValidateSession", {"kind": "error", "status": 503}),
-    ("GetVisualValidateResult", {"kind": "error", "status": 502}),
-    ("GetVisualValidateResult", {"kind": "rate_limit", "retry_after": 1}),
-    ("CreateAsset", {"kind": "commit_then_drop"}),
-    ("CreateAsset", {"kind": "error", "status": 503}),
-    ("CreateAsset", {"kind": "rate_limit", "retry_after": 1}),
-    ("CreateAsset", {"kind": "hang", "seconds": 2}),
-    ("GetAsset", {"kind": "error", "status": 500}),
-    ("ListAssets", {"kind": "error", "status": 503}),
-]
 
 
 def inject(simulator, rng: random.Random) -> None:

@@ -19,7 +19,7 @@ import json
 import logging
 import smtplib
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -36,12 +36,14 @@ from verification.receipts.pdf import render_pdf
 
 __all__ = [
     "build_receipt",
+    "email_receipt",
     "filename",
     "receipt_digest",
     "receipt_id",
     "receipt_json",
     "render_pdf",
     "send_receipt",
+    "unsent_receipts",
     "verify_receipt",
 ]
 
@@ -267,3 +269,46 @@ def send_receipt(*, consent: Consent) -> bool:
         )
         return False
     return True
+
+
+# A receipt not sent a minute after consenting (its task was lost, or the mail server refused it)
+# is sent by the sweep, which keeps trying for a day; it stays downloadable from the link anyway.
+UNSENT_RECEIPT_AGE = timedelta(minutes=1)
+UNSENT_RECEIPT_WINDOW = timedelta(days=1)
+UNSENT_RECEIPTS_PER_SWEEP = 20  # each builds a PDF: a mail server down for hours costs little
+
+
+def email_receipt(*, consent_id: int) -> bool:
+    """Email the consent's receipt unless it went already; False when the mail server refused it.
+
+    Claimed on `receipt_sent_at` before sending, so a late task and the sweep never both send it;
+    a worker killed in between loses that one email, which the person can download instead.
+    """
+    consent = Consent.objects.select_related("person", "project", "text").get(pk=consent_id)
+    if consent.receipt_sent_at is not None or not consent.person.email:
+        return True
+    claimed_at = timezone.now()
+    if not Consent.objects.filter(pk=consent.pk, receipt_sent_at__isnull=True).update(
+        receipt_sent_at=claimed_at
+    ):
+        return True
+    if send_receipt(consent=consent):
+        return True
+    Consent.objects.filter(pk=consent.pk, receipt_sent_at=claimed_at).update(receipt_sent_at=None)
+    return False
+
+
+def unsent_receipts(*, now: datetime | None = None) -> list[int]:
+    """Consents of the last day, not withdrawn, whose receipt email has not gone out."""
+    now = now or timezone.now()
+    return list(
+        Consent.objects.filter(
+            receipt_sent_at__isnull=True,
+            withdrawn_at__isnull=True,
+            signed_at__lt=now - UNSENT_RECEIPT_AGE,
+            signed_at__gt=now - UNSENT_RECEIPT_WINDOW,
+        )
+        .exclude(person__email="")
+        .order_by("-signed_at")
+        .values_list("pk", flat=True)[:UNSENT_RECEIPTS_PER_SWEEP]
+    )

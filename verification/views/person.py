@@ -8,7 +8,6 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from assets.models import Asset
 from ledger.services import Actor
+from portal import throttle
 from portal.qr import qr_svg
 from upstream.errors import UpstreamError
 from verification import liveness, services, withdrawal
@@ -83,17 +83,12 @@ def _activate_language(request: HttpRequest, preferred: str) -> str:
 
 def _too_many_misses(request: HttpRequest) -> bool:
     key = f"link-miss:{request.META.get('REMOTE_ADDR', '')}"
-    return int(cache.get(key, 0)) >= settings.LINK_FAILURES_ALLOWED
+    return throttle.hits(key) >= settings.LINK_FAILURES_ALLOWED
 
 
 def _count_miss(request: HttpRequest) -> None:
     key = f"link-miss:{request.META.get('REMOTE_ADDR', '')}"
-    timeout = int(settings.LINK_FAILURE_WINDOW.total_seconds())
-    if not cache.add(key, 1, timeout):
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, timeout)
+    throttle.count(key, window=int(settings.LINK_FAILURE_WINDOW.total_seconds()))
 
 
 def _resolve(request: HttpRequest, token: str) -> Invitation | HttpResponse:
@@ -370,7 +365,7 @@ def renew(request: HttpRequest, token: str) -> HttpResponse:
     session = lookup.invitation.session
     _activate_language(request, session.person.language)
     key = f"renew:{session.pk}"
-    if not cache.add(key, 1, timeout=600):
+    if not throttle.first_in_window(key, window=600):
         return render_person(
             request, "person/link_problem.html", {"problem": "renew_wait"}, status=429
         )
