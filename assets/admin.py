@@ -88,6 +88,7 @@ class AssetAdmin(admin.ModelAdmin):
         "=upstream_id",
         "=upstream_name",
         "=sha256",
+        "=forwarded_sha256",
         "=group__upstream_id",
     ]
     date_hierarchy = "created_at"
@@ -104,6 +105,7 @@ class AssetAdmin(admin.ModelAdmin):
         "original_name",
         "size_bytes",
         "sha256",
+        "forwarded_sha256",
         "content_type",
         "upstream_id",
         "upstream_status",

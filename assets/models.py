@@ -72,7 +72,15 @@ class Asset(StatusMachine):
     # Unique within the group upstream: how a lost CreateAsset answer is found again.
     upstream_name = models.CharField(max_length=64, unique=True)
     size_bytes = models.BigIntegerField()
-    sha256 = models.CharField(max_length=64)
+    # Evidence of the file as the person or staff sent it: what they can hash themselves.
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the file as uploaded.")
+    forwarded_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of the copy kept and sent upstream: the upload with its location and "
+        "device metadata removed. Equal to sha256 when there was nothing to remove; blank for "
+        "refused files.",
+    )
     content_type = models.CharField(max_length=100, blank=True)
     file = models.FileField(upload_to="assets/%Y/%m/", blank=True, max_length=255)
     facts = models.JSONField(default=dict, blank=True)
@@ -100,6 +108,9 @@ class Asset(StatusMachine):
     # While a worker forwards the file; a worker killed mid-upload leaves it to expire.
     lease_until = models.DateTimeField(null=True, blank=True)
     forward_attempts = models.PositiveSmallIntegerField(default=0)
+    # Set once the worker has run the face pre-check (images and videos), so a retried forward
+    # doesn't run it again.
+    face_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

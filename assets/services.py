@@ -2,6 +2,12 @@
 
 Upstream calls happen outside database transactions; every state change is a compare-and-swap
 recorded in the ledger in the same transaction.
+
+Evidence of the bytes: `Asset.sha256` is the SHA-256 of the file exactly as uploaded (hashed while
+it streamed in), which the person can check against their own copy. An accepted file has its
+location and device metadata removed at intake, in the stored copy itself, so that copy is what
+is kept and what is sent upstream; `Asset.forwarded_sha256` is its SHA-256 (the same value when
+there was nothing to remove). The `asset.received` and `asset.forwarded` ledger events carry both.
 """
 
 import contextlib
@@ -24,12 +30,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assets.media.checks import inspect
-from assets.media.face import face_warnings
-from assets.media.facts import Problem, ProblemCode
+from assets.media.facts import MediaFacts, Problem, ProblemCode
 from assets.media.limits import MediaLimits
-from assets.media.privacy import strip_location_metadata
+from assets.media.privacy import MetadataError, strip_location_metadata
 from assets.media.sniff import EXTENSIONS
 from assets.models import Asset, AssetGroup
+from assets.uploads import HashedUpload
 from ledger.services import Actor, record
 from portal.queueing import enqueue_on_commit
 from upstream.codes import explain
@@ -49,6 +55,7 @@ logger = logging.getLogger(__name__)
 Status = Asset.Status
 ASSET_TYPES = {"image": AssetType.IMAGE, "video": AssetType.VIDEO, "audio": AssetType.AUDIO}
 KIND_WORDS = {"image": "photos", "video": "videos", "audio": "voice recordings"}
+FACE_CHECKED_KINDS = frozenset({"image", "video"})
 # Seconds between status checks of an asset the upstream is processing (typically 3–12 s).
 CHECK_BACKOFF = (2, 2, 3, 3, 5, 5, 10, 15, 30, 60)
 FETCH_SALT = "assets.fetch"
@@ -152,7 +159,9 @@ class Uploader:
 def receive_upload(
     *, group: AssetGroup, upload: UploadedFile, uploader: Uploader, request: HttpRequest | None
 ) -> Asset:
-    """Keep the file, check it from its content, and queue it for forwarding if it passes.
+    """Keep the file, check it from its content, remove its location and device metadata, and
+    queue it for forwarding if it passes. The face pre-check runs later, in the worker (see
+    `forward`): its warnings arrive on the asset while it is on its way.
 
     A refused file keeps its row (with the reasons and the SHA-256, as evidence) but not its bytes.
     """
@@ -177,11 +186,22 @@ def receive_upload(
                 f"The person's consent does not cover {KIND_WORDS[kind]}, so this file can't be used.",
             ),
         )
+    accepted = bool(kind) and not any(p.severity == "error" for p in problems)
+    forwarded_sha256 = ""
+    if accepted:
+        try:
+            forwarded_sha256 = _sha256_of(path) if strip_location_metadata(path) else sha256
+        except MetadataError as error:
+            logger.warning("refusing %s: %s", path.name, error)
+            problems.append(
+                Problem(
+                    ProblemCode.CORRUPT,
+                    "The file is too damaged to remove its location data safely, so it can't be "
+                    "sent; export it again from the app that made it.",
+                )
+            )
+            accepted = False
     errors = [p for p in problems if p.severity == "error"]
-    accepted = not errors and bool(kind)
-    if accepted and facts is not None:
-        # Advice only: a likely FaceMismatch is worth knowing before the paid call.
-        problems.extend(face_warnings(path, facts))
     with transaction.atomic():
         asset = Asset.objects.create(
             group=group,
@@ -191,6 +211,7 @@ def receive_upload(
             upstream_name=f"sitter-{uuid.uuid4().hex}",
             size_bytes=size,
             sha256=sha256,
+            forwarded_sha256=forwarded_sha256,
             content_type=facts.mime if facts else "",
             file=str(path.relative_to(settings.MEDIA_ROOT)) if accepted else "",
             facts=facts.as_dict() if facts else {},
@@ -211,6 +232,7 @@ def receive_upload(
             payload={
                 "group_id": group.upstream_id,
                 "sha256": sha256,
+                **({"forwarded_sha256": forwarded_sha256} if accepted else {}),
                 "size_bytes": size,
                 "kind": kind,
                 "consent": consent.pk,
@@ -228,28 +250,35 @@ def receive_upload(
 
 
 def _store(upload: UploadedFile) -> tuple[Path, str, int]:
-    """Move the upload into MEDIA_ROOT (no copy when Django already spooled it to disk), hashing it."""
+    """Keep the upload in MEDIA_ROOT; returns its path, SHA-256 and size. A file the upload handler
+    already spooled to disk and hashed (`assets.uploads`) is moved, never read again; any other is
+    written out and hashed in the same pass."""
     today = timezone.now()
     folder = Path(settings.MEDIA_ROOT) / "assets" / f"{today:%Y}" / f"{today:%m}"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / uuid.uuid4().hex
-    temporary = getattr(upload, "temporary_file_path", None)
-    if temporary is not None:
+    if isinstance(upload, HashedUpload):
         # Move before closing: closing deletes Django's temporary file.
-        shutil.move(temporary(), path)
+        shutil.move(upload.temporary_file_path(), path)
         upload.close()
+        sha256 = upload.sha256
     else:
+        digest = hashlib.sha256()
         with path.open("wb") as out:
             for chunk in upload.chunks():
+                digest.update(chunk)
                 out.write(chunk)
+        sha256 = digest.hexdigest()
     path.chmod(0o600)
+    return path, sha256, path.stat().st_size
+
+
+def _sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
-    size = 0
     with path.open("rb") as stored:
         while chunk := stored.read(1024 * 1024):
             digest.update(chunk)
-            size += len(chunk)
-    return path, digest.hexdigest(), size
+    return digest.hexdigest()
 
 
 # --- Forwarding --------------------------------------------------------------------------------
@@ -267,7 +296,8 @@ def forward(*, asset_id: int) -> None:
     """Send one validated asset upstream, exactly once, even when run twice or after a crash.
 
     The unique upstream Name is the key: the client looks it up before creating, so a lost
-    answer, a killed worker or a redelivered task finds the asset that already exists.
+    answer, a killed worker or a redelivered task finds the asset that already exists. Images and
+    videos get the face pre-check first (once, whatever the retries).
     """
     now = timezone.now()
     claimed = Asset.objects.filter(pk=asset_id, status=Status.VALIDATED).update(
@@ -283,6 +313,8 @@ def forward(*, asset_id: int) -> None:
         _reject_for_consent(asset)
         return
     group = asset.group
+    if asset.kind in FACE_CHECKED_KINDS and asset.face_checked_at is None:
+        _check_face(asset)
     try:
         source = _source_for(asset)
         upstream_id = client_for(group.account).create_asset(
@@ -323,8 +355,32 @@ def forward(*, asset_id: int) -> None:
                     "upstream_id": upstream_id,
                     "name": asset.upstream_name,
                     "sha256": asset.sha256,
+                    "forwarded_sha256": asset.forwarded_sha256,
                     "mode": settings.ASSET_FORWARDING_MODE,
                 },
+            )
+
+
+def _check_face(asset: Asset) -> None:
+    """Run the face pre-check and add its warnings to the asset and the ledger. Advice only: it
+    never holds the file back, and it runs here, before the paid call, rather than in the web
+    request, because MediaPipe costs each process ~110 MB and ~1.2 s to load."""
+    from assets.media.face import face_warnings  # numpy and MediaPipe: worker processes only
+
+    problems = face_warnings(Path(asset.file.path), MediaFacts.from_dict(asset.facts))
+    found = [p.as_dict() for p in problems]
+    now = timezone.now()
+    with transaction.atomic():
+        checked = Asset.objects.filter(pk=asset.pk, face_checked_at__isnull=True).update(
+            warnings=[*asset.warnings, *found], face_checked_at=now, updated_at=now
+        )
+        if checked:
+            record(
+                action="asset.face_checked",
+                actor=Actor.system(),
+                subject=asset,
+                person_id=asset.group.person_id,
+                payload={"sha256": asset.sha256, "problems": found},
             )
 
 
@@ -363,24 +419,17 @@ def _reject_for_consent(asset: Asset) -> None:
 
 
 def _source_for(asset: Asset) -> UrlSource | InlineSource | MultipartSource:
-    """The bytes as the upstream gets them: location and device metadata stripped."""
-    original = Path(asset.file.path)
-    forwarded = forward_copy_path(asset)
-    if not forwarded.exists():
-        forwarded.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        strip_location_metadata(original, forwarded)
+    """The stored copy, as the upstream gets it (its location metadata went at intake)."""
     mode = settings.ASSET_FORWARDING_MODE
     if mode == "inline":
-        return InlineSource(path=forwarded, content_type=asset.content_type)
+        return InlineSource(path=Path(asset.file.path), content_type=asset.content_type)
     if mode == "multipart":
         return MultipartSource(
-            path=forwarded, content_type=asset.content_type, filename=asset.upstream_name
+            path=Path(asset.file.path),
+            content_type=asset.content_type,
+            filename=asset.upstream_name,
         )
     return UrlSource(url=fetch_url(asset))
-
-
-def forward_copy_path(asset: Asset) -> Path:
-    return Path(settings.MEDIA_ROOT) / "forward" / asset.upstream_name
 
 
 def fetch_url(asset: Asset) -> str:
@@ -478,7 +527,6 @@ def _activate(asset: Asset, upstream_status: str) -> None:
                 person_id=asset.group.person_id,
                 payload={"upstream_id": asset.upstream_id, "sha256": asset.sha256},
             )
-    forward_copy_path(asset).unlink(missing_ok=True)
 
 
 def _fail(
@@ -503,7 +551,6 @@ def _fail(
                 person_id=asset.group.person_id,
                 payload={"upstream_id": asset.upstream_id, "code": code, "sha256": asset.sha256},
             )
-    forward_copy_path(asset).unlink(missing_ok=True)
 
 
 def stalled_forwarding_ids(*, now: datetime | None = None) -> list[int]:
@@ -541,8 +588,7 @@ def delete_asset(*, asset: Asset, actor: Actor, reason: str) -> None:
 
 
 def destroy_local_copies(asset: Asset) -> None:
-    """The uploaded file and the copy prepared for forwarding; the row and its SHA-256 stay."""
+    """The stored file (the one copy kept here); the row and its SHA-256s stay."""
     if asset.file:
         Path(asset.file.path).unlink(missing_ok=True)
         Asset.objects.filter(pk=asset.pk).update(file="")
-    forward_copy_path(asset).unlink(missing_ok=True)

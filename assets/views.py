@@ -1,5 +1,6 @@
 """Asset pages: a group's assets, the upload endpoint (staff and person), status, the fetch link."""
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -163,6 +164,9 @@ def _status_json(asset: Asset) -> JsonResponse:
             "id": asset.pk,
             "status": asset.status,
             "status_label": asset.get_status_display(),
+            # Every problem so far: the face pre-check's warnings join them in the worker, so
+            # they first appear here, while the file is on its way upstream.
+            "problems": asset.warnings,
             "asset_uri": asset.asset_uri,
             "error": error,
             "terminal": asset.is_terminal,
@@ -226,11 +230,12 @@ def person_asset_status(request: HttpRequest, token: str, pk: int) -> HttpRespon
 
 @require_GET
 def upstream_fetch(request: HttpRequest, signed: str) -> FileResponse:
-    """The file as forwarded (location metadata stripped), for the upstream's download only."""
+    """The stored file (its location metadata removed at intake), for the upstream's download
+    only."""
     asset = services.asset_for_fetch(signed)
-    if asset is None:
+    if asset is None or not asset.file:
         raise Http404
-    path = services.forward_copy_path(asset)
+    path = Path(asset.file.path)
     if not path.exists():
         raise Http404
     return FileResponse(

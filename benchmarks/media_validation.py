@@ -21,6 +21,7 @@ Run: python -m benchmarks.media_validation [--runs 15]
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import statistics
 import subprocess
@@ -192,14 +193,20 @@ def medians_ms(
     runs: dict[str, Callable[[Path], object]], path: Path, repeats: int
 ) -> dict[str, float]:
     """Median milliseconds per contender. Contenders take turns within each round, so a burst
-    of load from elsewhere on the machine hits all of them alike rather than one column."""
+    of load from elsewhere on the machine hits all of them alike rather than one column. The
+    order is shuffled every round: in a fixed order, "PyAV demux*" always ran right after
+    "PyAV demux", which had just warmed the same FFmpeg code for it, while whoever followed
+    ffprobe (~75 ms of another process) always started with cold CPU caches."""
     samples: dict[str, list[float]] = {name: [] for name in runs}
     for run in runs.values():
         run(path)  # warm caches (page cache, libmagic database, codec tables)
+    order = list(runs)
+    shuffle = random.Random(len(order) * repeats).shuffle  # the same orders on every run
     for _ in range(repeats):
-        for name, run in runs.items():
+        shuffle(order)
+        for name in order:
             began = time.perf_counter()
-            run(path)
+            runs[name](path)
             samples[name].append((time.perf_counter() - began) * 1000)
     return {name: statistics.median(values) for name, values in samples.items()}
 

@@ -50,7 +50,6 @@ from django.db.models import (
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from assets import services as asset_services
 from assets.models import Asset
 from ledger.services import Actor, record
 from upstream.errors import UpstreamError
@@ -269,7 +268,6 @@ def destroy_local_copy(*, asset: Asset, dry_run: bool = False) -> LocalCopyOutco
     try:
         # Files first, then the row: a crash in between leaves a row that the next run retries.
         asset.file.storage.delete(name)
-        asset_services.forward_copy_path(asset).unlink(missing_ok=True)
     except OSError as error:
         logger.warning("retention could not delete the files of asset %s: %s", asset.pk, error)
         outcome.error = type(error).__name__

@@ -2,7 +2,7 @@
 
 - `inspect(path, original_name=…, limits=…)`: what the file is and every way it breaks the
   upstream's limits (CONTRACT.md §3), as `Problem`s; never raises for bad input.
-- `strip_location_metadata(src, dst)`: the copy to forward, without GPS or device identity.
+- `strip_location_metadata(path)`: removes GPS and device identity from the file, in place.
 - `assets.media.face.face_warnings(path, facts)`: the face pre-check (warnings only). Not
   imported here: it loads MediaPipe and numpy, which the rest does not need.
 """

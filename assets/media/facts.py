@@ -112,3 +112,11 @@ class MediaFacts:
         out = dataclasses.asdict(self)
         out["embedded"] = list(self.embedded)
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MediaFacts:
+        """The facts `as_dict` stored (names it doesn't know are ignored)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values["embedded"] = tuple(values.get("embedded", ()))
+        return cls(**values)

@@ -1,8 +1,8 @@
-"""Strip location and device identity from a file before it is forwarded upstream.
+"""Strip location and device identity from a stored file before it is forwarded upstream.
 
-`strip_location_metadata(src, dst)` never re-encodes: picture and sound data are copied byte for
-byte, and the orientation (EXIF tag, video track matrix) is left alone so the face check and the
-upstream see the person upright. What goes:
+`strip_location_metadata(path)` edits the file in place and never re-encodes: picture and sound
+data stay byte for byte, and the orientation (EXIF tag, video track matrix) is left alone so the
+face check and the upstream see the person upright. What goes:
 
 - EXIF (JPEG, PNG, WebP, HEIC): GPS, make/model, serial numbers, owner, lens identity, maker
   note (see exif.py).
@@ -15,59 +15,115 @@ upstream see the person upright. What goes:
   and friends). Boxes are turned into `free` boxes of equal size with zeroed contents, so every
   sample offset in the index stays valid.
 
-GIF, MP3 and WAV are copied unchanged: none of their usual writers record a location. Raises
-MetadataError when a file's structure is too damaged to edit safely; such a file must not be
-forwarded (intake's `inspect` refuses it first anyway).
+MP4, MOV and HEIC are edited where they lie (a 50 MB video costs a walk over its boxes, not a
+copy); JPEG, PNG and WebP, whose segments can't shrink in place, are written out again beside the
+file and renamed over it, streamed from a memory map, only when something had to go. GIF, MP3
+and WAV are left unchanged: none of their usual writers record a location. Raises MetadataError
+when a file's structure is too damaged to edit safely; such a file must not be forwarded
+(intake's `inspect` refuses it first anyway).
 """
 
 from __future__ import annotations
 
 import mmap
-import shutil
+import os
 import struct
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 from assets.media import boxes, exif
 from assets.media.facts import MediaError
-from assets.media.layout import JPEG_MARKER, jpeg_end
+from assets.media.layout import JPEG_MARKER, Buffer, jpeg_end
 from assets.media.sniff import FORMATS, sniff_mime
+
+_IN_PLACE = frozenset({"MP4", "MOV", "HEIC"})
+_UNTOUCHED = frozenset({"GIF", "MP3", "WAV"})
 
 
 class MetadataError(ValueError):
     """The file can't be scrubbed safely; don't forward it."""
 
 
-def strip_location_metadata(src: Path, dst: Path) -> None:
-    """Write to `dst` (a different path) a copy of `src` without location and device metadata.
+def strip_location_metadata(path: Path) -> bool:
+    """Remove location and device metadata from the file at `path`, in place (see the module
+    doc). Returns whether its bytes changed.
 
-    See the module doc for what is removed. Raises MetadataError, leaving no `dst`, when the
-    file can't be scrubbed safely.
+    Raises MetadataError when the file can't be scrubbed safely; a JPEG, PNG or WebP is then
+    left as it was.
     """
-    if src.resolve() == dst.resolve():
-        raise ValueError("strip_location_metadata writes a copy: dst must differ from src")
-    fmt = FORMATS.get(sniff_mime(src), ("", ""))[1]
+    size = path.stat().st_size
+    fmt = _format_of(path, size)
+    if fmt in _UNTOUCHED:
+        return False
     try:
-        if fmt in {"MP4", "MOV", "HEIC"}:
-            shutil.copyfile(src, dst)  # edited in place below; sizes never change
-            with dst.open("r+b") as f:
-                _strip_iso(f, dst.stat().st_size, fmt)
-            return
-        data = src.read_bytes()
-        if fmt == "JPEG":
-            data = _strip_jpeg(data)
-        elif fmt == "PNG":
-            data = _strip_png(data)
-        elif fmt == "WEBP":
-            data = _strip_webp(data)
-        elif fmt not in {"GIF", "MP3", "WAV"}:
-            raise MetadataError(f"{src.name} is not a media file this module knows")
-        dst.write_bytes(data)
+        if fmt in _IN_PLACE:
+            # Edits through a shared mapping are in the page cache at once, for every reader.
+            # No flush(): msync would also write out the whole freshly uploaded file (~20 ms).
+            with path.open("r+b") as f, mmap.mmap(f.fileno(), 0) as data:
+                return _strip_iso(data, size, fmt)
+        with (
+            path.open("rb") as source,
+            mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as data,
+        ):
+            if fmt == "JPEG":
+                pieces = _jpeg_pieces(data, size)
+            elif fmt == "PNG":
+                pieces = _png_pieces(data, size)
+            else:
+                pieces = _webp_pieces(data, size)
+            if pieces.unchanged(size):
+                return False
+            _rewrite(path, data, pieces)
+            return True
     except (MediaError, struct.error, IndexError, ValueError) as exc:
-        dst.unlink(missing_ok=True)
-        raise MetadataError(f"can't scrub {src.name}: {exc}") from exc
+        raise MetadataError(f"can't scrub {path.name}: {exc}") from exc
+
+
+def _format_of(path: Path, size: int) -> str:
+    if size == 0:
+        raise MetadataError(f"{path.name} is empty")
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        mime = sniff_mime(data, size)
+    if mime is None:
+        raise MetadataError(f"{path.name} is not a media file this module knows")
+    return FORMATS[mime][1]
+
+
+class _Pieces:
+    """The cleaned file as ranges of the original, kept, and new bytes in between."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[int, int] | bytes] = []
+
+    def keep(self, start: int, end: int) -> None:
+        last = self.items[-1] if self.items else None
+        if isinstance(last, tuple) and last[1] == start:
+            self.items[-1] = (last[0], end)  # adjacent ranges read as one
+        elif end > start:
+            self.items.append((start, end))
+
+    def put(self, data: bytes) -> None:
+        self.items.append(data)
+
+    def unchanged(self, size: int) -> bool:
+        return self.items == [(0, size)]
+
+
+def _rewrite(path: Path, data: mmap.mmap, pieces: _Pieces) -> None:
+    """Write the pieces beside `path`, then rename the result over it: a crash leaves either the
+    old file or the new one, never half of each."""
+    scratch = path.with_name(f".{path.name}.scrubbing")
+    try:
+        with (
+            memoryview(data) as view,
+            open(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out,
+        ):
+            for piece in pieces.items:
+                out.write(view[piece[0] : piece[1]] if isinstance(piece, tuple) else piece)
+        os.replace(scratch, path)
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 _XMP_JPEG = b"http://ns.adobe.com/xap/1.0/\0"
@@ -84,38 +140,44 @@ def _scrubbed_exif(payload: bytes, tiff_at: int) -> bytes:
     return bytes(buf)
 
 
-def _strip_jpeg(data: bytes) -> bytes:
-    end = jpeg_end(data, len(data))  # validates the structure; everything after it is dropped
-    out = bytearray(data[:2])
+def _jpeg_pieces(data: Buffer, size: int) -> _Pieces:
+    end = jpeg_end(data, size)  # validates the structure; everything after it is dropped
+    pieces = _Pieces()
+    pieces.keep(0, 2)
     pos = 2
     while pos < end:
         marker = data[pos + 1]
-        if marker == 0xFF:
+        if marker == 0xFF:  # a fill byte before a marker: not copied
             pos += 1
             continue
         if marker == 0xD9 or 0xD0 <= marker <= 0xD7 or marker == 0x01:
-            out += data[pos : pos + 2]
+            pieces.keep(pos, pos + 2)
             pos += 2
             continue
         (length,) = struct.unpack_from(">H", data, pos + 2)
-        segment = data[pos : pos + 2 + length]
-        body = segment[4:]
+        segment_end = pos + 2 + length
         if marker == 0xDA:
             # Scan header plus its entropy-coded data, verbatim, up to the next marker.
-            match = JPEG_MARKER.search(data, pos + 2 + length)
-            nxt = match.start() if match else end
-            out += data[pos:nxt]
-            pos = nxt
+            match = JPEG_MARKER.search(data, segment_end)
+            following = match.start() if match else end
+            pieces.keep(pos, following)
+            pos = following
             continue
-        pos += 2 + length
+        body = bytes(data[pos + 4 : segment_end])
         if marker == 0xE1 and body.startswith(b"Exif\0\0"):
-            segment = segment[:4] + _scrubbed_exif(body, 6)
-        elif marker == 0xE1 and body.startswith((_XMP_JPEG, _XMP_EXT_JPEG)):
-            continue
-        elif marker == 0xED or (marker == 0xE2 and body.startswith(b"MPF\0")):
-            continue  # Photoshop/IPTC; multi-picture index (its pictures are dropped)
-        out += segment
-    return bytes(out)
+            scrubbed = _scrubbed_exif(body, 6)
+            if scrubbed == body:
+                pieces.keep(pos, segment_end)
+            else:
+                pieces.put(bytes(data[pos : pos + 4]) + scrubbed)
+        elif (marker == 0xE1 and body.startswith((_XMP_JPEG, _XMP_EXT_JPEG))) or (
+            marker == 0xED or (marker == 0xE2 and body.startswith(b"MPF\0"))
+        ):
+            pass  # XMP; Photoshop/IPTC; the multi-picture index (its pictures are dropped)
+        else:
+            pieces.keep(pos, segment_end)
+        pos = segment_end
+    return pieces
 
 
 _PNG_DROP_TEXT = (
@@ -125,46 +187,73 @@ _PNG_DROP_TEXT = (
     b"Raw profile type xmp\0",
     b"Raw profile type iptc\0",
 )
+_PNG_KEYWORD_PEEK = max(len(keyword) for keyword in _PNG_DROP_TEXT)
 
 
-def _strip_png(data: bytes) -> bytes:
-    out = bytearray(data[:8])
+def _png_pieces(data: Buffer, size: int) -> _Pieces:
+    pieces = _Pieces()
+    pieces.keep(0, 8)
     pos = 8
-    while pos + 12 <= len(data):
+    while pos + 12 <= size:
         length, kind = struct.unpack_from(">I4s", data, pos)
-        body = data[pos + 8 : pos + 8 + length]
         chunk_end = pos + 12 + length
+        keyword = bytes(data[pos + 8 : pos + 8 + min(length, _PNG_KEYWORD_PEEK)])
+        if kind in {b"tEXt", b"zTXt", b"iTXt"} and keyword.startswith(_PNG_DROP_TEXT):
+            pass
+        elif kind == b"eXIf":
+            body = bytes(data[pos + 8 : pos + 8 + length])
+            scrubbed = _scrubbed_exif(body, 0)
+            if scrubbed == body:
+                pieces.keep(pos, chunk_end)
+            else:
+                pieces.put(struct.pack(">I4s", length, kind) + scrubbed)
+                pieces.put(struct.pack(">I", zlib.crc32(kind + scrubbed)))
+        else:
+            pieces.keep(pos, chunk_end)
         pos = chunk_end
-        if kind in {b"tEXt", b"zTXt", b"iTXt"} and body.startswith(_PNG_DROP_TEXT):
-            continue
-        if kind == b"eXIf":
-            body = _scrubbed_exif(body, 0)
-        out += struct.pack(">I4s", length, kind) + body
-        out += struct.pack(">I", zlib.crc32(kind + body))
         if kind == b"IEND":
             break
-    return bytes(out)
+    return pieces
 
 
-def _strip_webp(data: bytes) -> bytes:
+def _webp_pieces(data: Buffer, size: int) -> _Pieces:
     (riff_size,) = struct.unpack_from("<I", data, 4)
-    end = min(len(data), 8 + riff_size)
-    chunks = bytearray()
+    end = min(size, 8 + riff_size)
+    chunks = _Pieces()
+    length_out = 4  # "WEBP"
     pos = 12
     while pos + 8 <= end:
         kind, length = struct.unpack_from("<4sI", data, pos)
-        body = data[pos + 8 : pos + 8 + length]
-        pad = b"\0" if length & 1 else b""
-        pos += 8 + length + len(pad)
+        chunk_end = pos + 8 + length + (length & 1)
         if kind == b"XMP ":
+            pos = chunk_end
             continue
         if kind == b"EXIF":
-            tiff_at = 6 if body.startswith(b"Exif\0\0") else 0
-            body = _scrubbed_exif(body, tiff_at)
-        elif kind == b"VP8X":
-            body = bytes([body[0] & ~0x04]) + body[1:]  # clear the "has XMP" flag
-        chunks += struct.pack("<4sI", kind, length) + body + pad
-    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + bytes(chunks)
+            body = bytes(data[pos + 8 : pos + 8 + length])
+            scrubbed = _scrubbed_exif(body, 6 if body.startswith(b"Exif\0\0") else 0)
+            if scrubbed == body:
+                chunks.keep(pos, chunk_end)
+            else:
+                chunks.put(bytes(data[pos : pos + 8]) + scrubbed + bytes(length & 1))
+        elif kind == b"VP8X" and data[pos + 8] & 0x04:
+            # Clear the "has XMP" flag: the packet itself is dropped above.
+            chunks.put(bytes(data[pos : pos + 8]) + bytes([data[pos + 8] & ~0x04 & 0xFF]))
+            chunks.keep(pos + 9, chunk_end)
+        else:
+            chunks.keep(pos, chunk_end)
+        length_out += min(chunk_end, size) - pos
+        pos = chunk_end
+    pieces = _Pieces()
+    if length_out == riff_size:
+        pieces.keep(0, 12)
+    else:
+        pieces.put(b"RIFF" + struct.pack("<I", length_out) + b"WEBP")
+    for piece in chunks.items:
+        if isinstance(piece, tuple):
+            pieces.keep(*piece)
+        else:
+            pieces.put(piece)
+    return pieces
 
 
 _XMP_UUID = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")
@@ -174,17 +263,18 @@ _KEY_WORDS = (b"location", b"make", b"model", b"serial", b"gps")
 _ISO_DESCEND = frozenset({b"moov", b"trak", b"udta", b"mdia", b"minf"})
 
 
-def _strip_iso(f: BinaryIO, size: int, fmt: str) -> None:
+def _strip_iso(data: mmap.mmap, size: int, fmt: str) -> bool:
     what = "HEIC image" if fmt == "HEIC" else "video file"
-    with mmap.mmap(f.fileno(), 0) as data:
-        for box in boxes.top_level_boxes(data, size, what):
-            if box.type == b"uuid" and data[box.body : box.body + 16] == _XMP_UUID:
-                _free(data, box)
-            elif box.type == b"moov":
-                _strip_moov(data, box, what)
-            elif box.type == b"meta" and fmt == "HEIC":
-                _strip_heif_items(data, box, what)
-        data.flush()
+    changed = False
+    for box in boxes.top_level_boxes(data, size, what):
+        if box.type == b"uuid" and data[box.body : box.body + 16] == _XMP_UUID:
+            _free(data, box)
+            changed = True
+        elif box.type == b"moov":
+            changed |= _strip_moov(data, box, what)
+        elif box.type == b"meta" and fmt == "HEIC":
+            changed |= _strip_heif_items(data, box, what)
+    return changed
 
 
 def _free(data: mmap.mmap, box: boxes.Box) -> None:
@@ -193,11 +283,13 @@ def _free(data: mmap.mmap, box: boxes.Box) -> None:
     data[box.body : box.end] = bytes(box.end - box.body)
 
 
-def _strip_moov(data: mmap.mmap, moov: boxes.Box, what: str) -> None:
+def _strip_moov(data: mmap.mmap, moov: boxes.Box, what: str) -> bool:
     buf = data[moov.start : moov.end]
     local = boxes.Box(moov.type, 0, moov.header_size, moov.size)
-    for t in _targets(buf, local, what):
+    targets = _targets(buf, local, what)
+    for t in targets:
         _free(data, boxes.Box(t.type, moov.start + t.start, t.header_size, t.size))
+    return bool(targets)
 
 
 def _targets(buf: bytes, parent: boxes.Box, what: str) -> list[boxes.Box]:
@@ -237,14 +329,16 @@ _XMP_EMPTY = (
 _XMP_END = b'<?xpacket end="w"?>'
 
 
-def _strip_heif_items(data: mmap.mmap, meta: boxes.Box, what: str) -> None:
+def _strip_heif_items(data: mmap.mmap, meta: boxes.Box, what: str) -> bool:
     buf = data[meta.start : meta.end]
     local = boxes.Box(meta.type, 0, meta.header_size, meta.size)
+    changed = False
     for item in boxes.read_items(buf, local, meta.start, what):
         if item.type == b"Exif":
-            _edit_extents(data, item.extents, _scrub_heif_exif)
+            changed |= _edit_extents(data, item.extents, _scrub_heif_exif)
         elif item.type == b"mime" and ("xmp" in item.content_type or "rdf" in item.content_type):
-            _edit_extents(data, item.extents, _empty_xmp)
+            changed |= _edit_extents(data, item.extents, _empty_xmp)
+    return changed
 
 
 def _scrub_heif_exif(payload: bytes) -> bytes:
@@ -263,13 +357,17 @@ def _empty_xmp(payload: bytes) -> bytes:
 
 def _edit_extents(
     data: mmap.mmap, extents: tuple[tuple[int, int], ...], edit: Callable[[bytes], bytes]
-) -> None:
-    """Apply `edit` to an item's bytes gathered across its extents, and scatter them back."""
+) -> bool:
+    """Apply `edit` to an item's bytes gathered across its extents and scatter them back;
+    returns whether they changed."""
     payload = b"".join(data[o : o + n] for o, n in extents)
-    changed = edit(payload)
-    if len(changed) != len(payload):
+    edited = edit(payload)
+    if len(edited) != len(payload):
         raise ValueError("item edit changed its size")
+    if edited == payload:
+        return False
     at = 0
     for offset, length in extents:
-        data[offset : offset + length] = changed[at : at + length]
+        data[offset : offset + length] = edited[at : at + length]
         at += length
+    return True

@@ -1,7 +1,7 @@
 """Measure a media file without trusting it: `probe(path) -> MediaFacts` or `MediaError`.
 
-Order of work, cheapest first, so hostile files cost little: size, libmagic type against the
-allow-list, the format's own structure (where it ends, what hides after it), lazy header parse,
+Order of work, cheapest first, so hostile files cost little: size, the content's signature
+against the allow-list, the format's own structure (where it ends, what hides after it), lazy header parse,
 decompression-bomb check on the declared pixel count, and only then one integrity decode.
 """
 
@@ -20,14 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from assets.media import av_probe, boxes, layout
 from assets.media.facts import MediaError, MediaFacts, ProblemCode
 from assets.media.limits import MediaLimits
-from assets.media.sniff import (
-    FORMATS,
-    SCAN_WINDOW,
-    describe,
-    display_name,
-    scan_foreign,
-    sniff_mime,
-)
+from assets.media.sniff import FORMATS, describe, display_name, scan_foreign, sniff_mime
 
 pillow_heif.register_heif_opener()
 logger = logging.getLogger(__name__)
@@ -64,8 +57,8 @@ def probe(path: Path, *, limits: MediaLimits | None = None) -> MediaFacts:
     with ExitStack() as stack:
         f = stack.enter_context(path.open("rb"))
         data = stack.enter_context(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
-        mime = sniff_mime(path, data[:SCAN_WINDOW])
-        if mime not in FORMATS:
+        mime = sniff_mime(data, size)
+        if mime is None:
             raise MediaError(
                 ProblemCode.UNKNOWN_TYPE,
                 f"This file is not a picture, video or sound file we can take "

@@ -1,5 +1,7 @@
 """Asset intake through the upload endpoint: checks, refusals, forwarding modes, follow-up."""
 
+import hashlib
+import random
 from pathlib import Path
 
 import pytest
@@ -9,18 +11,22 @@ from assets import services
 from assets.models import Asset
 from ledger.models import AuditEvent
 from tests.journey import make_verified_group
+from tests.media.conftest import exif_bytes
 
 pytestmark = pytest.mark.django_db
 Status = Asset.Status
 
 
 def upload(client, group, path: Path, name: str | None = None):
-    with path.open("rb") as handle:
-        return client.post(
-            f"/groups/{group.pk}/upload/",
-            {"files": SimpleUploadedFile(name or path.name, handle.read())},
-            headers={"Accept": "application/json"},
-        )
+    return upload_bytes(client, group, name or path.name, path.read_bytes())
+
+
+def upload_bytes(client, group, name: str, data: bytes):
+    return client.post(
+        f"/groups/{group.pk}/upload/",
+        {"files": SimpleUploadedFile(name, data)},
+        headers={"Accept": "application/json"},
+    )
 
 
 def run_forwarding_and_checks(asset: Asset) -> Asset:
@@ -52,7 +58,7 @@ def test_an_image_goes_upstream_and_becomes_active(
     assert len(simulator.requests_for("CreateAsset")) == 1
 
 
-def test_url_mode_lets_the_upstream_download_the_stripped_copy(
+def test_url_mode_lets_the_upstream_download_the_stored_copy(
     live_server,
     ledger_transactional,
     settings,
@@ -74,9 +80,57 @@ def test_url_mode_lets_the_upstream_download_the_stripped_copy(
     )
     asset = run_forwarding_and_checks(asset)
     assert asset.status == Status.ACTIVE
-    assert not services.forward_copy_path(asset).exists()  # removed once the upstream has it
     # The signed link stops working once the upstream is done with it.
     assert client.get(services.fetch_url(asset).removeprefix(live_server.url)).status_code == 404
+
+
+def test_location_is_removed_at_intake_and_both_fingerprints_are_kept(
+    staff_client, verified_group, media, settings, simulator
+):
+    settings.ASSET_FORWARDING_MODE = "multipart"
+    photo = media.image((800, 1000), exif=exif_bytes(gps=True, device=True))
+    uploaded = photo.read_bytes()
+    assert b"AcmeCam" in uploaded
+    response = upload(staff_client, verified_group, photo, "phone.jpg")
+    asset = Asset.objects.get(pk=response.json()["assets"][0]["id"])
+    stored = Path(asset.file.path).read_bytes()
+    assert b"AcmeCam" not in stored
+    # What the person sent, and what is kept and sent upstream.
+    assert asset.sha256 == hashlib.sha256(uploaded).hexdigest()
+    assert asset.forwarded_sha256 == hashlib.sha256(stored).hexdigest() != asset.sha256
+    assert asset.size_bytes == len(uploaded)
+    received = AuditEvent.objects.get(action="asset.received").payload
+    assert (received["sha256"], received["forwarded_sha256"]) == (
+        asset.sha256,
+        asset.forwarded_sha256,
+    )
+    asset = run_forwarding_and_checks(asset)
+    forwarded = AuditEvent.objects.get(action="asset.forwarded").payload
+    assert forwarded["forwarded_sha256"] == asset.forwarded_sha256
+    upstream = [
+        a
+        for credential in simulator.control("GET", "state")["credentials"].values()
+        for a in credential["assets"]
+        if a["id"] == asset.upstream_id
+    ]
+    assert [a["sha256"] for a in upstream] == [asset.forwarded_sha256]
+
+
+def test_a_file_with_nothing_to_remove_is_kept_as_uploaded(staff_client, verified_group, media):
+    video = media.video((640, 800), seconds=3)
+    response = upload(staff_client, verified_group, video)
+    asset = Asset.objects.get(pk=response.json()["assets"][0]["id"])
+    assert Path(asset.file.path).read_bytes() == video.read_bytes()
+    assert asset.forwarded_sha256 == asset.sha256 == hashlib.sha256(video.read_bytes()).hexdigest()
+
+
+def test_a_file_is_hashed_as_it_streams_in_over_many_chunks(staff_client, verified_group):
+    data = random.Random(5).randbytes(6 * 1024 * 1024 + 123)  # six 1 MB chunks and a bit
+    response = upload_bytes(staff_client, verified_group, "noise.mp4", data)
+    assert response.status_code == 422  # not a video; refused, its fingerprint kept
+    asset = Asset.objects.get()
+    assert (asset.sha256, asset.size_bytes) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert AuditEvent.objects.get(action="asset.rejected").payload["sha256"] == asset.sha256
 
 
 def test_video_and_audio_are_accepted(staff_client, verified_group, media, settings):

@@ -33,6 +33,23 @@ def test_a_verified_person_uploads_from_their_link(phone, person_link, media):
     assert phone.get(body["status_url"]).json()["status"] == "validated"
 
 
+def test_the_person_sees_the_face_check_advice_once_it_ran(phone, person_link, media, settings):
+    pytest.importorskip("mediapipe", reason="the face pre-check needs mediapipe")
+    from assets import services as asset_services
+
+    settings.ASSET_FORWARDING_MODE = "inline"
+    with media.image((800, 1000)).open("rb") as handle:
+        response = phone.post(
+            f"{person_link}upload/",
+            {"files": SimpleUploadedFile("landscape.jpg", handle.read())},
+            headers={"Accept": "application/json"},
+        )
+    body = response.json()["assets"][0]
+    asset_services.forward(asset_id=body["id"])
+    assert [p["code"] for p in phone.get(body["status_url"]).json()["problems"]] == ["no_face"]
+    assert "No face was found" in phone.get(f"{person_link}upload/").content.decode()
+
+
 def test_a_person_cannot_read_another_groups_asset(phone, person_link, media, verified_group):
     other = Asset.objects.create(
         group=verified_group,

@@ -121,7 +121,8 @@ def card(page: Page, name: str):
 class Harness:
     """Serves the partial on a page with the portal's CSP, and answers uploads by file name:
     `flaky` drops the first connection, `crash` answers 500 once, `huge` 413, `refuse` 422,
-    `warn` carries a warning, `face` fails upstream, `slow` takes half a second."""
+    `warn` gets a face warning once the worker has checked it (in the status answers, as the
+    portal does), `face` fails upstream, `slow` takes half a second."""
 
     url: str = ""
     uploads: list[dict[str, Any]] = field(default_factory=list)
@@ -183,16 +184,23 @@ class Harness:
             }
             asset.update(status="rejected", status_label="Refused", problems=[problem])
             return 422, {"assets": [asset]}
-        if "warn" in name:
-            advice = "The face is small in the picture; a closer photo works better."
-            asset["problems"] = [{"code": "face.small", "message": advice, "severity": "warning"}]
         self.assets[asset_id] = {"name": name, "polls": 0}
         return 201, {"assets": [asset]}
 
     def status(self, asset_id: int) -> tuple[int, Any]:
         asset = self.assets[asset_id]
         asset["polls"] += 1
-        answer = {"id": asset_id, "asset_uri": "", "error": None, "terminal": False}
+        problems = []
+        if "warn" in asset["name"]:
+            advice = "The face is small in the picture; a closer photo works better."
+            problems = [{"code": "face_too_small", "message": advice, "severity": "warning"}]
+        answer = {
+            "id": asset_id,
+            "asset_uri": "",
+            "error": None,
+            "terminal": False,
+            "problems": problems,
+        }
         if asset["polls"] == 1:
             return 200, {**answer, "status": "processing", "status_label": "Upstream processing"}
         if "face" in asset["name"]:
@@ -621,6 +629,21 @@ def test_staff_drop_a_photo_a_video_and_a_voice_and_each_becomes_active(
             "data-copy", asset.asset_uri
         )
     assert Asset.objects.filter(group=group, status="active").count() == 3
+    assert ours(console_errors, portal) == []
+
+
+def test_the_face_check_warning_arrives_on_the_card_and_the_group_page(
+    group, portal, desktop, console_errors, media
+):
+    page = staff_upload_page(desktop, portal, group, console_errors)
+    drop(page, [payload("landscape.jpg", media.image((800, 1000)))])
+    landscape = card(page, "landscape.jpg")
+    expect(landscape).to_have_attribute("data-status", "active", timeout=30_000)
+    expect(landscape.locator(".problem.warning")).to_have_text(
+        "No face was found; the picture must show the verified person's face clearly and upright."
+    )
+    page.goto(f"{portal.url}/groups/{group.pk}/")
+    expect(page.locator("#asset-list")).to_contain_text("No face was found")
     assert ours(console_errors, portal) == []
 
 

@@ -86,10 +86,11 @@ def test_inspect_never_raises_on_mutated_media(
 def test_stripping_mutated_media_succeeds_or_refuses(
     media: Media, tmp_path: Path, kind: str, steps: list[tuple[str, int, int]]
 ) -> None:
-    src = tmp_path / f"mutant.{kind}"
-    dst = tmp_path / f"clean.{kind}"
-    src.write_bytes(mutate(seed(media, kind), steps))
+    path = tmp_path / f"mutant.{kind}"
+    mutant = mutate(seed(media, kind), steps)
+    path.write_bytes(mutant)
     try:
-        strip_location_metadata(src, dst)
+        strip_location_metadata(path)
     except MetadataError:
-        assert not dst.exists()
+        if kind in {"jpeg", "png", "webp"}:  # rewritten formats are left as they were
+            assert path.read_bytes() == mutant

@@ -20,6 +20,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core import signing
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
@@ -426,11 +427,9 @@ def test_a_dead_link_neither_shows_nor_acts(carol, client, state):
 
 @pytest.fixture
 def fetchable(world) -> Asset:
-    """Alice's asset in flight, with the stripped copy the upstream would download."""
+    """Alice's asset in flight, with the stored copy the upstream would download."""
     asset = world.alice.asset
-    copy = asset_services.forward_copy_path(asset)
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    copy.write_bytes(b"\xff\xd8\xff\xd9")
+    asset.file.save(f"{asset.upstream_name}.jpg", ContentFile(b"\xff\xd8\xff\xd9"))
     return asset
 
 
