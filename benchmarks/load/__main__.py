@@ -138,7 +138,10 @@ def plan_phases(seconds: float) -> list[dict[str, Any]]:
         {"name": "baseline /healthz (saturation)", "scenario": "baseline", "users": 16},
         {"name": "staff pages (saturation)", "scenario": "staff", "users": 16},
         {"name": "person link page (saturation)", "scenario": "link", "users": 16},
-        {"name": "person link page @ 50 req/s", "scenario": "link", "users": 50, "rate": 50},
+        # Ten phones at 5 req/s each: fifty Locust users idling a second between requests add
+        # ~130 ms at the median in Locust itself (gevent), while fifty threads sending the same
+        # load see the portal answer in 13 ms (p99 37 ms); the figure is the portal's.
+        {"name": "person link page @ 50 req/s", "scenario": "link", "users": 10, "rate": 50},
         {"name": "consent POST @ 10 req/s", "scenario": "consent", "users": 10, "rate": 10},
         {"name": "consent POST (saturation)", "scenario": "consent", "users": 8},
         {"name": "5 concurrent 50 MB uploads", "scenario": "upload", "users": 5, "count": 5},
