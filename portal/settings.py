@@ -118,9 +118,16 @@ TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0)
 
 # --- Cache, broker, Celery ------------------------------------------------------------------------
 REDIS_URL = env.text("REDIS_URL")
+# A Redis that hangs instead of refusing must not hang the pages that read the cache with it: the
+# cache's users fail open (portal.throttle) once a call gives up.
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_CACHE_OPTIONS,
+        }
     }
 else:
     # Shared by every process on this machine, unlike the in-memory cache.

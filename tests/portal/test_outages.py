@@ -7,6 +7,8 @@ case down quickly: the broker refuses the message as Celery does after its publi
 
 import logging
 import re
+import socket
+import time
 from datetime import timedelta
 
 import pytest
@@ -47,6 +49,23 @@ def cache_down(settings):
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
         }
     }
+
+
+@pytest.fixture
+def cache_hangs(settings):
+    """A Redis that accepts connections and never answers (hung, or its host unreachable)."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes the handshakes; nobody ever reads or writes
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
+            "OPTIONS": settings.REDIS_CACHE_OPTIONS,
+        }
+    }
+    yield
+    silent.close()
 
 
 @pytest.fixture
@@ -161,6 +180,15 @@ def test_person_pages_work_without_the_cache_and_say_so_in_the_log(phone, link, 
         assert phone.get("/p/not-a-real-link-token-at-all/").status_code == 404
     assert "rate limit link-miss not applied, the cache is unreachable" in caplog.text
     assert "203.0.113.7" not in caplog.text  # the phone's address stays out of the log
+
+
+def test_a_hung_cache_costs_a_person_page_seconds_not_the_page(phone, link, cache_hangs, caplog):
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="portal.throttle"):
+        assert phone.get(link).status_code == 200
+    # A second or two of timed-out cache calls (redis-py's own default of 5 s a call: 5–10 s).
+    assert time.monotonic() - started < 4
+    assert "rate limit link-miss not applied" in caplog.text
 
 
 def test_every_sweep_named_for_a_lost_task_is_scheduled(settings):
