@@ -139,7 +139,7 @@ def plan_phases(seconds: float) -> list[dict[str, Any]]:
         {"name": "staff pages (saturation)", "scenario": "staff", "users": 16},
         {"name": "person link page (saturation)", "scenario": "link", "users": 16},
         # Ten phones at 5 req/s each: fifty Locust users idling a second between requests add
-        # ~130 ms at the median in Locust itself (gevent), while fifty threads sending the same
+        # ~130 ms at the median inside Locust itself, while fifty plain threads sending the same
         # load see the portal answer in 13 ms (p99 37 ms); the figure is the portal's.
         {"name": "person link page @ 50 req/s", "scenario": "link", "users": 10, "rate": 50},
         {"name": "consent POST @ 10 req/s", "scenario": "consent", "users": 10, "rate": 10},
