@@ -48,7 +48,7 @@ from upstream.errors import (
 )
 from upstream.factory import client_for
 from upstream.types import AssetType, InlineSource, MultipartSource, UrlSource
-from verification.models import Consent
+from verification.models import Consent, VerificationSession
 
 logger = logging.getLogger(__name__)
 
@@ -80,21 +80,39 @@ class IntakeError(Exception):
 # --- Consent and limits ----------------------------------------------------------------------
 
 
-def active_consent(group: AssetGroup) -> Consent | None:
-    """The newest consent that still holds for this group: from the session that verified it, or
-    from a later session that reused it for another project. Uploads go under this consent."""
+def active_consents(group: AssetGroup) -> list[Consent]:
+    """The consents that still hold for this group, newest first: from the session that verified
+    it, and from later sessions that reused it for other projects. Each upload goes under one."""
     consents = Consent.objects.filter(
         person_id=group.person_id,
         withdrawn_at__isnull=True,
         session__account_id=group.account_id,
         session__upstream_group_id=group.upstream_id,
+    ).select_related("project")
+    return [c for c in consents.order_by("-signed_at") if c.is_active()]
+
+
+def active_consent(group: AssetGroup) -> Consent | None:
+    """The newest consent that holds for this group: where uploads go unless one is chosen."""
+    return next(iter(active_consents(group)), None)
+
+
+def covered_kinds(consents: list[Consent]) -> list[str]:
+    """The kinds of media at least one of `consents` covers, in the usual order."""
+    return [kind for kind in ASSET_TYPES if any(kind in c.media_kinds for c in consents)]
+
+
+def group_for_session(session: VerificationSession) -> AssetGroup | None:
+    """The group a verified session's uploads go to: its own, or the one it reused."""
+    if not session.upstream_group_id:
+        return None
+    return (
+        AssetGroup.objects.filter(
+            account_id=session.account_id, upstream_id=session.upstream_group_id
+        )
+        .select_related("person", "account")
+        .first()
     )
-    return next((c for c in consents.order_by("-signed_at") if c.is_active()), None)
-
-
-def covered_kinds(group: AssetGroup) -> list[str]:
-    consent = active_consent(group)
-    return list(consent.media_kinds) if consent else []
 
 
 def limits_for_browser(limits: MediaLimits, kinds_allowed: list[str]) -> dict[str, object]:
@@ -157,20 +175,36 @@ class Uploader:
 
 
 def receive_upload(
-    *, group: AssetGroup, upload: UploadedFile, uploader: Uploader, request: HttpRequest | None
+    *,
+    group: AssetGroup,
+    upload: UploadedFile,
+    uploader: Uploader,
+    request: HttpRequest | None,
+    consent_id: int | None = None,
 ) -> Asset:
     """Keep the file, check it from its content, remove its location and device metadata, and
-    queue it for forwarding if it passes. The face pre-check runs later, in the worker (see
+    queue it for forwarding if it passes. It goes under the consent `consent_id` names (one that
+    holds for the group), else under the newest. The face pre-check runs later, in the worker (see
     `forward`): its warnings arrive on the asset while it is on its way.
 
     A refused file keeps its row (with the reasons and the SHA-256, as evidence) but not its bytes.
     """
     if group.deleted_at is not None:
         raise IntakeError("This person's asset group was deleted; nothing more can be added to it.")
-    consent = active_consent(group)
-    if consent is None:
+    consents = active_consents(group)
+    if not consents:
         raise IntakeError(
             "There is no active consent behind this group (withdrawn or expired), so nothing can be uploaded."
+        )
+    consent: Consent | None = (
+        consents[0]
+        if consent_id is None
+        else next((c for c in consents if c.pk == consent_id), None)
+    )
+    if consent is None:
+        raise IntakeError(
+            "The consent chosen for this upload no longer holds (withdrawn or ended), so nothing "
+            "can be uploaded under it. Reload the page to see the projects that still hold."
         )
     display_name = PurePath((upload.name or "upload").replace("\\", "/")).name[:255] or "upload"
     path, sha256, size = _store(upload)

@@ -18,7 +18,7 @@ from ledger.services import Actor
 from portal.access import StaffRequest, staff_required
 from upstream.codes import explain
 from upstream.errors import UpstreamError
-from verification.models import VerificationSession
+from verification.models import Consent, VerificationSession
 from verification.views.person import _activate_language, _resolve, person_page, render_person
 
 STOP_POLLING = 286
@@ -28,14 +28,20 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-def _page_context(group: AssetGroup, upload_url: str) -> dict[str, Any]:
-    kinds = services.covered_kinds(group)
+def _page_context(
+    group: AssetGroup, upload_url: str, consents: list[Consent] | None = None
+) -> dict[str, Any]:
+    """`consents`: those an upload from this page may go under (default: all that hold)."""
+    consents = services.active_consents(group) if consents is None else consents
+    kinds = services.covered_kinds(consents)
     return {
         "group": group,
         "assets": group.assets.select_related("uploaded_by").order_by("-created_at")[:500],
         "upload_url": upload_url,
         "limits": services.limits_for_browser(MediaLimits.from_settings(), kinds),
         "kinds_allowed": kinds,
+        # With several projects behind the group, staff say which one an upload is for.
+        "consent_choices": consents if len(consents) > 1 else [],
     }
 
 
@@ -72,8 +78,13 @@ def staff_upload(request: StaffRequest, pk: int) -> HttpResponse:
     group = _get_group(pk)
     if request.method != "POST":
         return redirect("assets:group", pk)
+    chosen = request.POST.get("consent", "")
     return _receive(
-        request, group, services.Uploader(user=request.user), reverse("assets:group", args=[pk])
+        request,
+        group,
+        services.Uploader(user=request.user),
+        reverse("assets:group", args=[pk]),
+        consent_id=int(chosen) if chosen.isdigit() else None,
     )
 
 
@@ -88,8 +99,27 @@ def _too_large_response(request: HttpRequest, back: str) -> HttpResponse:
     return redirect(back)
 
 
+NO_CONSENT_OF_THEIRS = (
+    "The consent you gave through this link no longer holds (withdrawn or ended), so nothing "
+    "more can be uploaded under it."
+)
+
+
+def _refused(request: HttpRequest, back: str, text: str) -> HttpResponse:
+    """Nothing was taken: say why, as JSON to the uploader script or as a message on the page."""
+    if _wants_json(request):
+        return JsonResponse({"error": text}, status=409)
+    messages.error(request, text)
+    return redirect(back)
+
+
 def _receive(
-    request: HttpRequest, group: AssetGroup, uploader: services.Uploader, back: str
+    request: HttpRequest,
+    group: AssetGroup,
+    uploader: services.Uploader,
+    back: str,
+    *,
+    consent_id: int | None = None,
 ) -> HttpResponse:
     content_length = int(request.META.get("CONTENT_LENGTH") or 0)
     if content_length > settings.ASSET_UPLOAD_MAX_BYTES * 4:
@@ -108,14 +138,15 @@ def _receive(
         try:
             results.append(
                 services.receive_upload(
-                    group=group, upload=upload, uploader=uploader, request=request
+                    group=group,
+                    upload=upload,
+                    uploader=uploader,
+                    request=request,
+                    consent_id=consent_id,
                 )
             )
         except services.IntakeError as error:
-            if _wants_json(request):
-                return JsonResponse({"error": str(error)}, status=409)
-            messages.error(request, str(error))
-            return redirect(back)
+            return _refused(request, back, str(error))
     if _wants_json(request):
         accepted = any(asset.status != Asset.Status.REJECTED for asset in results)
         body = {"assets": [_asset_json(asset, request, uploader) for asset in results]}
@@ -193,28 +224,37 @@ def asset_delete(request: StaffRequest, pk: int) -> HttpResponse:
     return redirect("assets:group", asset.group_id)
 
 
-def _person_group(request: HttpRequest, token: str) -> AssetGroup | HttpResponse:
+def _person_group(
+    request: HttpRequest, token: str
+) -> tuple[AssetGroup, VerificationSession] | HttpResponse:
+    """The group behind the person's link (its own, or the one a later project reused)."""
     resolved = _resolve(request, token)
     if isinstance(resolved, HttpResponse):
         return resolved
     session = resolved.session
-    group = AssetGroup.objects.filter(session=session).select_related("person", "account").first()
+    group = services.group_for_session(session)
     if session.status != VerificationSession.Status.VERIFIED or group is None:
         raise Http404("Uploads open once the verification is complete.")
-    return group
+    return group, session
 
 
 @size_limited_upload
 @person_page
 def person_upload(request: HttpRequest, token: str) -> HttpResponse:
-    group = _person_group(request, token)
-    if isinstance(group, HttpResponse):
-        return group
+    found = _person_group(request, token)
+    if isinstance(found, HttpResponse):
+        return found
+    group, session = found
     _activate_language(request, group.person.language)
     back = reverse("person_assets:upload", args=[token])
+    # A person's files go under the consent they gave through this link, whatever else holds.
+    own = [c for c in services.active_consents(group) if c.session_id == session.pk]
     if request.method == "POST":
-        return _receive(request, group, services.Uploader(person_id=group.person_id), back)
-    context = _page_context(group, back)
+        if not own:
+            return _refused(request, back, NO_CONSENT_OF_THEIRS)
+        uploader = services.Uploader(person_id=group.person_id)
+        return _receive(request, group, uploader, back, consent_id=own[0].pk)
+    context = _page_context(group, back, own)
     context.update({"token": token, "studio": settings.STUDIO_NAME})
     return render_person(request, "assets/person_upload.html", context)
 
@@ -222,10 +262,10 @@ def person_upload(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 @person_page
 def person_asset_status(request: HttpRequest, token: str, pk: int) -> HttpResponse:
-    group = _person_group(request, token)
-    if isinstance(group, HttpResponse):
-        return group
-    return _status_json(get_object_or_404(Asset, pk=pk, group=group))
+    found = _person_group(request, token)
+    if isinstance(found, HttpResponse):
+        return found
+    return _status_json(get_object_or_404(Asset, pk=pk, group=found[0]))
 
 
 @require_GET

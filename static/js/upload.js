@@ -292,6 +292,8 @@
       });
       const body = new FormData();
       body.append("csrfmiddlewaretoken", csrf); // before the file: the server may stop reading early
+      // The form's other fields (the project, when several consents hold), also before the file.
+      for (const field of form.querySelectorAll("select[name]")) body.append(field.name, field.value);
       body.append("files", item.file, item.file.name);
       xhr.send(body);
     }

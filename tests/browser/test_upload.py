@@ -724,3 +724,37 @@ def test_the_person_uploads_from_their_own_link_on_a_phone(
         expect(card(page, name).locator(".asset-uri")).to_have_text(re.compile(r"^asset://"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert ours(console_errors, portal) == []
+
+
+def test_staff_choose_which_project_an_upload_is_for(
+    group, portal, desktop, console_errors, media, consent_text, staff_user
+):
+    from django.test import Client
+
+    from assets.models import Asset
+    from tests.journey import PHONE
+    from verification import services
+    from verification.models import Consent, Project
+
+    spring = Project.objects.create(name="Spring campaign", intended_use="Spring ads.")
+    session = services.start_session(
+        person=group.person,
+        account_id=group.account_id,
+        project=spring,
+        consent_text=consent_text,
+        media_kinds=["image"],
+        channel="in_person",
+        user=staff_user,
+    )
+    link = services.show_link(session=session, user=staff_user).removeprefix(portal.url)
+    Client(HTTP_USER_AGENT=PHONE).post(
+        f"{link}consent/", {"signature_name": group.person.full_name, "agree": "on"}
+    )
+    first = Consent.objects.exclude(project=spring).get()
+
+    page = staff_upload_page(desktop, portal, group, console_errors)
+    page.get_by_label("For the project").select_option(str(first.pk))
+    drop(page, [payload("me.jpg", media.image((800, 1000)))])
+    expect(card(page, "me.jpg")).to_have_attribute("data-status", "active", timeout=30_000)
+    assert Asset.objects.get(original_name="me.jpg").consent_id == first.pk
+    assert ours(console_errors, portal) == []
