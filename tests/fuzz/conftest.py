@@ -15,7 +15,8 @@ from django.core.cache import cache
 from django.db import transaction
 from hypothesis import HealthCheck, settings
 
-from tests.security.people import Verified, make_invited, make_verified
+from tests.security.conftest import alice  # noqa: F401  (a fixture, shared)
+from tests.security.people import make_invited
 
 _COMMON = settings(
     deadline=None,
@@ -45,17 +46,6 @@ def rolled_back() -> Iterator[None]:
 
 def files_under(root: Path) -> set[Path]:
     return {path for path in root.rglob("*") if path.is_file()} if root.exists() else set()
-
-
-@pytest.fixture
-def alice(account, project, consent_text, staff_user) -> Verified:
-    return make_verified(
-        "Alice Example",
-        account=account,
-        project=project,
-        consent_text=consent_text,
-        staff_user=staff_user,
-    )
 
 
 @pytest.fixture
