@@ -110,9 +110,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # out of the database on purpose; print its public half with `manage.py audit_public_key`.
 # (A Fernet key is 32 random bytes in url-safe base64, and any 32 random bytes are an Ed25519 key.)
 AUDIT_SIGNING_KEY = env.secret("AUDIT_SIGNING_KEY", generate=lambda: Fernet.generate_key().decode())
-AUDIT_CHECKPOINT_INTERVAL = timedelta(seconds=env.integer("AUDIT_CHECKPOINT_INTERVAL_SECONDS", 600))
-# Each new checkpoint is emailed here, out of reach of whoever could rewrite the database.
+# Short: `verify_audit` flags events left without a checkpoint for twice this long.
+AUDIT_CHECKPOINT_INTERVAL = timedelta(seconds=env.integer("AUDIT_CHECKPOINT_INTERVAL_SECONDS", 30))
+# The first checkpoint of each interval is emailed here, out of reach of whoever could rewrite
+# the database.
 AUDIT_WITNESS_EMAILS = env.items("AUDIT_WITNESS_EMAILS")
+AUDIT_WITNESS_INTERVAL = timedelta(seconds=env.integer("AUDIT_WITNESS_INTERVAL_SECONDS", 3600))
 # Proxies in front of the web process that append to X-Forwarded-For; 0 trusts REMOTE_ADDR only.
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0)
 
