@@ -24,6 +24,7 @@ from django.utils.dateparse import parse_datetime
 
 from ledger import triggers
 from ledger.chain import (
+    FORMAT_VERSION,
     GENESIS_HASH,
     HASHED_FIELDS,
     canonical_json,
@@ -165,17 +166,33 @@ def walk(
     walker.finish()
 
 
-# Columns as stored, read past Django's converters: its SQLite datetime converter alone costs
-# more than hashing. The SQLite instant is Django's spelling of UTC ("YYYY-MM-DD HH:MM:SS.ffffff")
-# and the payload the canonical JSON text `CanonicalJSONEncoder` wrote; json_valid says it is one
-# complete JSON value, which is what makes hashing the text as stored sound. PostgreSQL's jsonb
-# has its own layout, so there the payload is decoded and written canonically.
-_STORED_ROWS = (
-    "SELECT seq, prev_hash, {instant}, actor_kind, actor_id, actor_label, action, subject_type, "
-    "subject_id, person_id, payload, {payload_is_json}, ip, user_agent, hash "
-    "FROM ledger_auditevent WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
+_COLUMNS = (
+    "seq, prev_hash, occurred_at, actor_kind, actor_id, actor_label, action, subject_type, "
+    "subject_id, person_id, payload, ip, user_agent"
 )
+_CHUNK = "FROM ledger_auditevent WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
 _LAST_SEQ = 2**63 - 1
+# On SQLite the database writes each event's canonical document itself, so Python only hashes.
+# It applies where the row is as Django writes it: the instant in Django's spelling of UTC
+# ("YYYY-MM-DD HH:MM:SS.ffffff") and the payload the canonical JSON text `CanonicalJSONEncoder`
+# wrote (json_valid: one complete JSON value). Any JSON string quoting will do: the document
+# hashes to the stored hash only if its bytes are the canonical ones. A row that doesn't (NULL
+# here, or another spelling) is decided on its values decoded as Django reads them.
+SQLITE_DOCUMENT = f"""
+    CASE WHEN length(occurred_at) = 26 AND substr(occurred_at, 11, 1) = ' '
+        AND json_valid(payload) THEN
+        '{{"action":' || json_quote(action) || ',"actor_id":' || json_quote(actor_id)
+        || ',"actor_kind":' || json_quote(actor_kind)
+        || ',"actor_label":' || json_quote(actor_label) || ',"ip":' || json_quote(ip)
+        || ',"occurred_at":"' || substr(occurred_at, 1, 10) || 'T' || substr(occurred_at, 12)
+        || 'Z","payload":' || payload
+        || ',"person_id":' || coalesce(CAST(person_id AS TEXT), 'null')
+        || ',"prev_hash":' || json_quote(prev_hash) || ',"seq":' || CAST(seq AS TEXT)
+        || ',"subject_id":' || json_quote(subject_id)
+        || ',"subject_type":' || json_quote(subject_type)
+        || ',"user_agent":' || json_quote(user_agent) || ',"v":{FORMAT_VERSION}}}'
+    END
+"""
 
 
 def stored_hashes(
@@ -183,57 +200,78 @@ def stored_hashes(
 ) -> Iterator[tuple[int, str, str, str]]:
     """(seq, prev_hash, stored hash, recomputed hash) of each stored event after `after` (up to
     `upto`), in seq order, read `chunk_size` rows at a time by seq (memory stays flat). The
-    recomputed hash is "" when the columns can't even be decoded."""
-    sqlite = connection.vendor == "sqlite"
-    sql = _STORED_ROWS.format(
-        instant="CAST(occurred_at AS TEXT)" if sqlite else "occurred_at",
-        payload_is_json="json_valid(payload)" if sqlite else "0",
-    )
+    recomputed hash is "" when the columns can't even be decoded. Rows are read past Django's
+    converters: its SQLite datetime converter alone costs more than the hashing."""
     last, upto = after, _LAST_SEQ if upto is None else upto
-    sha256, loads = hashlib.sha256, json.loads
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(sql, [last, upto, chunk_size])
-            rows = cursor.fetchall()
-            for row in rows:
-                (seq, prev_hash, instant, kind, actor_id, label, action, subject_type) = row[:8]
-                subject_id, person_id, payload, payload_is_json, ip, agent, stored = row[8:]
-                recomputed = ""
-                try:
-                    if sqlite:
-                        if payload_is_json and len(instant) == 26 and instant[10] == " ":
-                            instant = f"{instant[:10]}T{instant[11:]}Z"
-                        else:
-                            raise ValueError("not in Django's spelling")
-                    else:
-                        instant, payload = format_instant(instant), canonical_json(loads(payload))
-                    text = canonical_text(
-                        seq, prev_hash, instant, kind, actor_id, label, action, subject_type,
-                        subject_id, person_id, payload, ip, agent,
-                    )  # fmt: skip
-                    recomputed = sha256(text.encode()).hexdigest()
-                except (ValueError, TypeError):
-                    pass
-                if recomputed != stored:
-                    # Spelled otherwise than the fast path expects: decide on the decoded values.
-                    recomputed = _decoded_hash(row)
-                yield seq, prev_hash, stored, recomputed
+            if connection.vendor == "sqlite":
+                cursor.execute(
+                    f"SELECT seq, prev_hash, hash, {SQLITE_DOCUMENT} {_CHUNK}",
+                    [last, upto, chunk_size],
+                )
+                rows = cursor.fetchall()
+                yield from _hash_documents(rows)
+            else:
+                cursor.execute(f"SELECT {_COLUMNS}, hash {_CHUNK}", [last, upto, chunk_size])
+                rows = cursor.fetchall()
+                yield from _hash_columns(rows)
             if len(rows) < chunk_size:
                 return
             last = rows[-1][0]
+
+
+def _hash_documents(rows: list[tuple[Any, ...]]) -> Iterator[tuple[int, str, str, str]]:
+    sha256 = hashlib.sha256
+    for seq, prev_hash, stored, document in rows:
+        recomputed = sha256(document.encode()).hexdigest() if document is not None else ""
+        if recomputed != stored:
+            recomputed = _decoded_hash(_columns_of(seq))
+        yield seq, prev_hash, stored, recomputed
+
+
+def _hash_columns(rows: list[tuple[Any, ...]]) -> Iterator[tuple[int, str, str, str]]:
+    """PostgreSQL: the document written out in Python. jsonb has its own layout, so the payload
+    is decoded and written canonically."""
+    sha256, loads = hashlib.sha256, json.loads
+    for row in rows:
+        seq, prev_hash, instant, kind, actor_id, label, action, subject_type = row[:8]
+        subject_id, person_id, payload, ip, agent, stored = row[8:]
+        try:
+            text = canonical_text(
+                seq, prev_hash, format_instant(instant), kind, actor_id, label, action,
+                subject_type, subject_id, person_id, canonical_json(loads(payload)), ip, agent,
+            )  # fmt: skip
+            recomputed = sha256(text.encode()).hexdigest()
+        except (ValueError, TypeError):
+            recomputed = ""
+        if recomputed != stored:
+            recomputed = _decoded_hash(row[:-1])
+        yield seq, prev_hash, stored, recomputed
+
+
+def _columns_of(seq: int) -> tuple[Any, ...]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_COLUMNS} FROM ledger_auditevent WHERE seq = %s",  # noqa: S608
+            [seq],
+        )
+        return cursor.fetchone()
 
 
 def _decoded_hash(row: tuple[Any, ...]) -> str:
     """The hash of a stored row decoded as Django would read it; "" if it can't be."""
     instant, payload = row[2], row[10]
     try:
+        # SQLite's driver may hand back text or, through Django's converter, a naive datetime.
         if isinstance(instant, str):
-            parsed = parse_datetime(instant)
-            if parsed is None:
-                return ""
-            instant = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            instant = parse_datetime(instant)
+        if not isinstance(instant, datetime):
+            return ""
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=UTC)
         fields = dict(zip(HASHED_FIELDS, (*row[:2], instant, *row[3:10]), strict=False))
-        fields.update(payload=json.loads(payload), ip=row[12], user_agent=row[13])
+        fields.update(payload=json.loads(payload), ip=row[11], user_agent=row[12])
         return event_hash(fields)
     except (ValueError, TypeError):
         return ""
