@@ -23,7 +23,7 @@ from ledger.chain import (
 )
 from ledger.checkpoints import write_checkpoint
 from ledger.grants import can_change_evidence, grant_statements
-from ledger.models import AuditEvent, LedgerCheckpoint, LedgerHead
+from ledger.models import ActorKind, AuditEvent, LedgerCheckpoint, LedgerHead
 from ledger.services import Actor, record
 from ledger.signing import signing_key
 from ledger.testing import execute, triggers_dropped
@@ -384,3 +384,28 @@ def test_an_event_on_a_whole_second_verifies(events):
     )
     write_checkpoint()
     assert verify().startswith("OK: 5 events")
+
+
+@on_sqlite
+@pytest.mark.parametrize(
+    "label",
+    ["plain", 'quote " backslash \\ slash /', "tab \t newline \n \x01 \x1f \x7f", "Zoë 😀 \u2028"],
+)
+def test_sqlite_writes_the_canonical_document_itself(label):
+    """The fast path, not the fallback: SQLite's document is byte for byte the canonical one."""
+    from ledger.verify import SQLITE_DOCUMENT
+
+    event = record(
+        action="consent.given",
+        actor=Actor(ActorKind.STAFF, "7", label),
+        person_id=None,
+        payload={"note": label, "n": [1, None, True], "z": {"b": "x", "a": "y"}},
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {SQLITE_DOCUMENT} FROM ledger_auditevent WHERE seq = %s",  # noqa: S608
+            [event.seq],
+        )
+        (document,) = cursor.fetchone()
+    fields = {name: getattr(event, name) for name in HASHED_FIELDS}
+    assert document.encode() == canonical_bytes(fields)
