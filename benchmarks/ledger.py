@@ -77,7 +77,8 @@ def current_rss_mb() -> float:
 
 
 def verify_child() -> None:
-    """In a fresh process on the database named by DATABASE_URL: verify, read, hash; one JSON line."""
+    """In a fresh process on the database named by DATABASE_URL: read, verify, hash; one JSON
+    line."""
     import django
 
     django.setup()
@@ -88,20 +89,16 @@ def verify_child() -> None:
 
     with connection.cursor() as cursor:  # connect before measuring
         cursor.execute("SELECT 1")
-    before = current_rss_mb()
-    began = time.perf_counter()
-    report = verify_ledger(keys=[signing_key().public_key()])
-    verify_s = time.perf_counter() - began
-    assert report.ok, report.problems[:3]
-    peak = peak_rss_mb()
-
-    # The same rows read in the same chunks, nothing done with them.
+    # First (so both find the rows in the page cache): the same rows in the same chunks, read
+    # and dropped.
     began = time.perf_counter()
     last, rows_read = 0, 0
+    # (On SQLite as text: Django's converter would parse every datetime, which verify avoids.)
+    instant = "CAST(occurred_at AS TEXT)" if connection.vendor == "sqlite" else "occurred_at"
     with connection.cursor() as cursor:
         while True:
             cursor.execute(
-                "SELECT seq, prev_hash, occurred_at, actor_kind, actor_id, actor_label, action, "
+                f"SELECT seq, prev_hash, {instant}, actor_kind, actor_id, actor_label, action, "  # noqa: S608
                 "subject_type, subject_id, person_id, payload, ip, user_agent, hash "
                 "FROM ledger_auditevent WHERE seq > %s ORDER BY seq LIMIT 5000",
                 [last],
@@ -112,6 +109,13 @@ def verify_child() -> None:
                 break
             last = rows[-1][0]
     read_s = time.perf_counter() - began
+
+    before = current_rss_mb()
+    began = time.perf_counter()
+    report = verify_ledger(keys=[signing_key().public_key()])
+    verify_s = time.perf_counter() - began
+    assert report.ok, report.problems[:3]
+    peak = peak_rss_mb()
 
     # SHA-256 of one event's worth of bytes per event, as a tight loop.
     sample = b"x" * 420  # a synthetic event's canonical document is 400-440 bytes
