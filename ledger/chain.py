@@ -35,6 +35,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 
 FORMAT_VERSION = 1
 GENESIS_HASH = "0" * 64
@@ -82,3 +83,40 @@ def canonical_bytes(fields: Mapping[str, object]) -> bytes:
 def event_hash(fields: Mapping[str, object]) -> str:
     """The lowercase hex SHA-256 of `canonical_bytes(fields)`."""
     return hashlib.sha256(canonical_bytes(fields)).hexdigest()
+
+
+# What `canonical_bytes` writes for a JSON object member value: strings quoted and escaped as
+# ``ensure_ascii=False`` does, objects with sorted keys and no whitespace.
+quote = encode_basestring
+canonical_json = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
+def canonical_text(
+    seq: int,
+    prev_hash: str,
+    instant: str,
+    actor_kind: str,
+    actor_id: str,
+    actor_label: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    person_id: int | None,
+    payload_json: str,
+    ip: str,
+    user_agent: str,
+) -> str:
+    """`canonical_bytes` as text, from values already in canonical spelling: `instant` as
+    `format_instant` writes it and `payload_json` as `canonical_json` does. Written out member by
+    member in key order, for `verify_audit`'s speed; tests hold it equal to `canonical_bytes`."""
+    person = "null" if person_id is None else int(person_id)
+    return (
+        f'{{"action":{quote(action)},"actor_id":{quote(actor_id)},'
+        f'"actor_kind":{quote(actor_kind)},"actor_label":{quote(actor_label)},'
+        f'"ip":{quote(ip)},"occurred_at":{quote(instant)},"payload":{payload_json},'
+        f'"person_id":{person},"prev_hash":{quote(prev_hash)},"seq":{int(seq)},'
+        f'"subject_id":{quote(subject_id)},"subject_type":{quote(subject_type)},'
+        f'"user_agent":{quote(user_agent)},"v":{FORMAT_VERSION}}}'
+    )

@@ -16,12 +16,18 @@ from django.utils import timezone
 from ledger.chain import GENESIS_HASH, event_hash
 from ledger.models import ActorKind, AuditEvent, LedgerHead
 from ledger.payloads import clean_payload, clean_text
+from portal.queueing import enqueue_on_commit
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
 
 ACTION_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+# Events a tail cut must not be able to take back unnoticed: signed in a checkpoint right after
+# they commit, not only at the next periodic one.
+PROMPTLY_SIGNED = re.compile(
+    r"(consent|withdrawal|destruction|retention)\..+|.+(withdrawn|deleted|destroyed)"
+)
 USER_AGENT_LENGTH = 512
 # Control characters (NUL above all) in a client-supplied header: PostgreSQL rejects NUL, and
 # none of them belong in evidence a person may read.
@@ -74,7 +80,8 @@ def record(
     the error: a domain change can't be committed without its event.
     Writers are serialised on the `LedgerHead` row, which stays locked until the caller's
     transaction ends, so call this last in the transaction and never hold one open over network
-    I/O. `person_id` defaults to the acting person's id. `ValueError` if `action` is not a dotted
+    I/O. Consent, withdrawal and deletion events are signed in a checkpoint once they commit
+    (`PROMPTLY_SIGNED`). `person_id` defaults to the acting person's id. `ValueError` if `action` is not a dotted
     lower-case name, `subject` is unsaved, or the payload breaks a rule of `ledger.payloads`.
     """
     if not ACTION_PATTERN.fullmatch(action) or len(action) > 100:
@@ -106,7 +113,15 @@ def record(
         event = AuditEvent(**fields, hash=event_hash(fields))
         event.save()
         LedgerHead.objects.filter(pk=head.pk).update(seq=event.seq, hash=event.hash)
+    if PROMPTLY_SIGNED.fullmatch(action):
+        _checkpoint_after_commit()
     return event
+
+
+def _checkpoint_after_commit() -> None:
+    from ledger import tasks  # the tasks import the checkpoint machinery, which imports this
+
+    enqueue_on_commit(tasks.write_checkpoint, sweep="the periodic audit-checkpoint")
 
 
 def _lock_head() -> LedgerHead:
@@ -114,6 +129,11 @@ def _lock_head() -> LedgerHead:
     IMMEDIATE transaction already holds the database's only write lock)."""
     head = LedgerHead.objects.select_for_update().filter(pk=1).first()
     if head is None:
+        # Events committed by a first writer that won the race come with its head row.
+        if AuditEvent.objects.exists() and not LedgerHead.objects.filter(pk=1).exists():
+            raise LedgerCorrupted(
+                "the ledger head row is missing but events exist; run verify_audit"
+            )
         # First event ever, or the first after a test flush. Two first writers may race here:
         # the conflict-ignoring insert lets both through to the lock, where the second waits.
         LedgerHead.objects.bulk_create(

@@ -11,11 +11,12 @@ logger = logging.getLogger(__name__)
 
 @shared_task
 def write_checkpoint() -> None:
-    """Sent by beat: sign the ledger head if it moved. Safe to run twice (see the service)."""
+    """Sent by beat, and after each consent, withdrawal and deletion event: sign the ledger head
+    if it moved. Safe to run twice (see the service)."""
     checkpoint = checkpoints.write_checkpoint()
     if checkpoint is not None:
         logger.info("audit checkpoint at seq %s, hash %s", checkpoint.seq, checkpoint.head_hash)
-        if settings.AUDIT_WITNESS_EMAILS:
+        if settings.AUDIT_WITNESS_EMAILS and witness.is_due(checkpoint):
             send_to_witnesses.delay(checkpoint.pk)
 
 

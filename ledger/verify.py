@@ -8,16 +8,31 @@ digests an auditor kept elsewhere. They catch what an internally consistent chai
 its own: a cut tail, or history rewritten and re-hashed by someone who knows the format.
 """
 
-from collections.abc import Iterable, Iterator, Mapping
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from ledger import triggers
-from ledger.chain import GENESIS_HASH, HASHED_FIELDS, event_hash
-from ledger.models import AuditEvent, LedgerCheckpoint, LedgerHead
+from ledger.chain import (
+    FORMAT_VERSION,
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    canonical_json,
+    canonical_text,
+    event_hash,
+    format_instant,
+)
+from ledger.models import LedgerCheckpoint, LedgerHead
 from ledger.signing import checkpoint_message, fingerprint, is_valid
 
 CHUNK_SIZE = 5000
@@ -29,6 +44,9 @@ class Anchor:
     seq: int
     hash: str
     name: str
+    # A signed checkpoint statement kept outside (a witness file): the database must still hold
+    # that checkpoint, since checkpoints are never deleted.
+    signed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +65,8 @@ class Report:
     last_seq: int = 0
     last_hash: str = GENESIS_HASH
     checkpoints_verified: int = 0
+    # The newest checkpoint whose signature verified: (seq, created_at).
+    newest_checkpoint: tuple[int, datetime] | None = None
     problems: list[Problem] = field(default_factory=list)
     unlisted_problems: int = 0
 
@@ -82,10 +102,10 @@ class ChainWalker:
         self.start_seq = start_seq
         report.last_seq, report.last_hash = start_seq, start_hash
 
-    def feed(self, fields: Mapping[str, object], stored_hash: str) -> None:
+    def feed(self, seq: int, prev_hash: str, stored_hash: str, recomputed_hash: str) -> None:
+        """The next stored event: its seq, prev_hash and hash as stored, and the hash its
+        columns give (see `stored_hashes`)."""
         report = self.report
-        seq = fields["seq"]
-        assert isinstance(seq, int)
         if seq <= report.last_seq:
             if seq > self.start_seq:
                 report.add(Problem(seq, f"event {seq}: duplicate (seq {seq} appears again)"))
@@ -97,21 +117,24 @@ class ChainWalker:
             first, last = report.last_seq + 1, seq - 1
             missing = f"event {first}" if first == last else f"events {first}–{last}"
             report.add(Problem(first, f"sequence gap after {report.last_seq}: {missing} missing"))
-        recomputed = event_hash(fields)
-        if recomputed != stored_hash:
+        if recomputed_hash != stored_hash:
+            recomputed = recomputed_hash[:16] + "…" if recomputed_hash else "unreadable columns"
             report.add(
                 Problem(
                     seq,
                     f"event {seq}: hash mismatch (stored {stored_hash[:16]}…, "
-                    f"recomputed {recomputed[:16]}…)",
+                    f"recomputed {recomputed})",
                 )
             )
         # Right after a gap the link can't match; the gap already says why.
-        if not after_gap and fields["prev_hash"] != report.last_hash:
+        if not after_gap and prev_hash != report.last_hash:
             report.add(Problem(seq, f"event {seq}: prev_hash does not match event {seq - 1}"))
-        for anchor in self.anchors.pop(seq, ()):
-            if anchor.hash != stored_hash:
-                report.add(Problem(seq, f"event {seq}: hash differs from the one in {anchor.name}"))
+        if seq in self.anchors:
+            for anchor in self.anchors.pop(seq):
+                if anchor.hash != stored_hash:
+                    report.add(
+                        Problem(seq, f"event {seq}: hash differs from the one in {anchor.name}")
+                    )
         report.events += 1
         report.last_seq, report.last_hash = seq, stored_hash
 
@@ -135,14 +158,123 @@ def walk(
     walker: ChainWalker, *, after: int = 0, upto: int | None = None, chunk_size: int = CHUNK_SIZE
 ) -> None:
     """Feed `walker` every stored event with `after` < seq (≤ `upto`), in seq order."""
-    events = AuditEvent.objects.filter(seq__gt=after)
-    if upto is not None:
-        events = events.filter(seq__lte=upto)
-    rows = events.order_by("seq").values_list(*HASHED_FIELDS, "hash")
-    for row in rows.iterator(chunk_size=chunk_size):
-        # Each row is the hashed fields followed by the stored hash.
-        walker.feed(dict(zip(HASHED_FIELDS, row[:-1], strict=True)), row[-1])
+    feed = walker.feed
+    for seq, prev_hash, stored_hash, recomputed_hash in stored_hashes(
+        after=after, upto=upto, chunk_size=chunk_size
+    ):
+        feed(seq, prev_hash, stored_hash, recomputed_hash)
     walker.finish()
+
+
+_COLUMNS = (
+    "seq, prev_hash, occurred_at, actor_kind, actor_id, actor_label, action, subject_type, "
+    "subject_id, person_id, payload, ip, user_agent"
+)
+_CHUNK = "FROM ledger_auditevent WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
+_LAST_SEQ = 2**63 - 1
+# On SQLite the database writes each event's canonical document itself, so Python only hashes.
+# It applies where the row is as Django writes it: the instant in Django's spelling of UTC
+# ("YYYY-MM-DD HH:MM:SS.ffffff") and the payload the canonical JSON text `CanonicalJSONEncoder`
+# wrote (json_valid: one complete JSON value). Any JSON string quoting will do: the document
+# hashes to the stored hash only if its bytes are the canonical ones. A row that doesn't (NULL
+# here, or another spelling) is decided on its values decoded as Django reads them.
+SQLITE_DOCUMENT = f"""
+    CASE WHEN length(occurred_at) = 26 AND substr(occurred_at, 11, 1) = ' '
+        AND json_valid(payload) THEN
+        '{{"action":' || json_quote(action) || ',"actor_id":' || json_quote(actor_id)
+        || ',"actor_kind":' || json_quote(actor_kind)
+        || ',"actor_label":' || json_quote(actor_label) || ',"ip":' || json_quote(ip)
+        || ',"occurred_at":"' || substr(occurred_at, 1, 10) || 'T' || substr(occurred_at, 12)
+        || 'Z","payload":' || payload
+        || ',"person_id":' || coalesce(CAST(person_id AS TEXT), 'null')
+        || ',"prev_hash":' || json_quote(prev_hash) || ',"seq":' || CAST(seq AS TEXT)
+        || ',"subject_id":' || json_quote(subject_id)
+        || ',"subject_type":' || json_quote(subject_type)
+        || ',"user_agent":' || json_quote(user_agent) || ',"v":{FORMAT_VERSION}}}'
+    END
+"""
+
+
+def stored_hashes(
+    *, after: int = 0, upto: int | None = None, chunk_size: int = CHUNK_SIZE
+) -> Iterator[tuple[int, str, str, str]]:
+    """(seq, prev_hash, stored hash, recomputed hash) of each stored event after `after` (up to
+    `upto`), in seq order, read `chunk_size` rows at a time by seq (memory stays flat). The
+    recomputed hash is "" when the columns can't even be decoded. Rows are read past Django's
+    converters: its SQLite datetime converter alone costs more than the hashing."""
+    last, upto = after, _LAST_SEQ if upto is None else upto
+    with connection.cursor() as cursor:
+        while True:
+            if connection.vendor == "sqlite":
+                cursor.execute(
+                    f"SELECT seq, prev_hash, hash, {SQLITE_DOCUMENT} {_CHUNK}",
+                    [last, upto, chunk_size],
+                )
+                rows = cursor.fetchall()
+                yield from _hash_documents(rows)
+            else:
+                cursor.execute(f"SELECT {_COLUMNS}, hash {_CHUNK}", [last, upto, chunk_size])
+                rows = cursor.fetchall()
+                yield from _hash_columns(rows)
+            if len(rows) < chunk_size:
+                return
+            last = rows[-1][0]
+
+
+def _hash_documents(rows: list[tuple[Any, ...]]) -> Iterator[tuple[int, str, str, str]]:
+    sha256 = hashlib.sha256
+    for seq, prev_hash, stored, document in rows:
+        recomputed = sha256(document.encode()).hexdigest() if document is not None else ""
+        if recomputed != stored:
+            recomputed = _decoded_hash(_columns_of(seq))
+        yield seq, prev_hash, stored, recomputed
+
+
+def _hash_columns(rows: list[tuple[Any, ...]]) -> Iterator[tuple[int, str, str, str]]:
+    """PostgreSQL: the document written out in Python. jsonb has its own layout, so the payload
+    is decoded and written canonically."""
+    sha256, loads = hashlib.sha256, json.loads
+    for row in rows:
+        seq, prev_hash, instant, kind, actor_id, label, action, subject_type = row[:8]
+        subject_id, person_id, payload, ip, agent, stored = row[8:]
+        try:
+            text = canonical_text(
+                seq, prev_hash, format_instant(instant), kind, actor_id, label, action,
+                subject_type, subject_id, person_id, canonical_json(loads(payload)), ip, agent,
+            )  # fmt: skip
+            recomputed = sha256(text.encode()).hexdigest()
+        except (ValueError, TypeError):
+            recomputed = ""
+        if recomputed != stored:
+            recomputed = _decoded_hash(row[:-1])
+        yield seq, prev_hash, stored, recomputed
+
+
+def _columns_of(seq: int) -> tuple[Any, ...]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_COLUMNS} FROM ledger_auditevent WHERE seq = %s",  # noqa: S608
+            [seq],
+        )
+        return cursor.fetchone()
+
+
+def _decoded_hash(row: tuple[Any, ...]) -> str:
+    """The hash of a stored row decoded as Django would read it; "" if it can't be."""
+    instant, payload = row[2], row[10]
+    try:
+        # SQLite's driver may hand back text or, through Django's converter, a naive datetime.
+        if isinstance(instant, str):
+            instant = parse_datetime(instant)
+        if not isinstance(instant, datetime):
+            return ""
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=UTC)
+        fields = dict(zip(HASHED_FIELDS, (*row[:2], instant, *row[3:10]), strict=False))
+        fields.update(payload=json.loads(payload), ip=row[11], user_agent=row[12])
+        return event_hash(fields)
+    except (ValueError, TypeError):
+        return ""
 
 
 def checkpoint_anchors(
@@ -171,6 +303,7 @@ def checkpoint_anchors(
         else:
             anchors.append(Anchor(checkpoint.seq, checkpoint.head_hash, name))
             report.checkpoints_verified += 1
+            report.newest_checkpoint = (checkpoint.seq, checkpoint.created_at)
     return anchors, problems
 
 
@@ -193,20 +326,24 @@ def verify_ledger(
     keys: Iterable[Ed25519PublicKey],
     expected: Iterable[Anchor] = (),
     chunk_size: int = CHUNK_SIZE,
+    as_of: datetime | None = None,
 ) -> Report:
     """Check the whole ledger against itself, its head, its checkpoints (signatures checked with
-    `keys`) and any `expected` anchors an auditor supplies; also that the triggers are in place."""
+    `keys`) and any `expected` anchors an auditor supplies; that checkpoints were being made
+    (`check_freshness`, judged at `as_of`, default now); and that the triggers are in place."""
     report = Report()
+    expected = list(expected)
     with consistent_reads() as snapshot:
         anchors, signature_problems = checkpoint_anchors(report, keys)
+        stored_checkpoints = {(anchor.seq, anchor.hash) for anchor in anchors}
         anchors.extend(expected)
         head = LedgerHead.objects.filter(pk=1).first()
         if head is not None and head.seq > 0:
             anchors.append(Anchor(head.seq, head.hash, "the head table"))
         walker = ChainWalker(report, anchors)
         walk(walker, chunk_size=chunk_size)
-        if report.events and head is None:
-            report.add(Problem(None, "the head table is empty but events exist"))
+        if report.events and (head is None or head.seq == 0):
+            report.add(Problem(None, "the head table is empty or reset but events exist"))
         # Without a snapshot, writers may have appended after the head was read.
         if snapshot and head is not None and head.seq < report.last_seq:
             report.add(
@@ -216,9 +353,50 @@ def verify_ledger(
                     f"but the chain continues to {report.last_seq}",
                 )
             )
+    for anchor in expected:
+        if anchor.signed and (anchor.seq, anchor.hash) not in stored_checkpoints:
+            report.add(
+                Problem(
+                    anchor.seq,
+                    f"{anchor.name} is a checkpoint at seq {anchor.seq} that the database no "
+                    "longer holds (checkpoints are never deleted)",
+                )
+            )
     for problem in signature_problems:
         report.add(problem)
     for name in triggers.missing(connection):
-        report.add(Problem(None, f"append-only trigger {name} is missing or disabled"))
+        report.add(Problem(None, f"ledger trigger {name} is missing or disabled"))
+    check_freshness(report, as_of=as_of or timezone.now())
     report.sort()
     return report
+
+
+def check_freshness(report: Report, *, as_of: datetime) -> None:
+    """The chain can only be cut back unseen past its newest signed checkpoint. Checkpoints are
+    made every `AUDIT_CHECKPOINT_INTERVAL` while events come in, so events with no checkpoint
+    after them for twice that long mean checkpoints stopped, or were deleted with the chain
+    rewritten past them."""
+    if not report.events:
+        return
+    interval: timedelta = settings.AUDIT_CHECKPOINT_INTERVAL
+    if report.newest_checkpoint is None:
+        report.add(
+            Problem(
+                None,
+                f"no signed checkpoint vouches for the {report.events} events: checkpoints "
+                "were deleted, or none was ever made (`audit_checkpoint` makes one; the worker "
+                f"and beat make one every {interval.total_seconds():.0f} s)",
+            )
+        )
+        return
+    seq, created_at = report.newest_checkpoint
+    if report.last_seq > seq and as_of - created_at > 2 * interval:
+        report.add(
+            Problem(
+                seq + 1,
+                f"the newest signed checkpoint (seq {seq}, {format_instant(created_at)}) is "
+                f"older than twice the checkpoint interval ({2 * interval.total_seconds():.0f} "
+                f"s), but events {seq + 1}–{report.last_seq} came after it: checkpoints have "
+                "stopped (is beat running?), or the events after it were rewritten",
+            )
+        )

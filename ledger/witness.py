@@ -38,6 +38,18 @@ def statement(checkpoint: LedgerCheckpoint) -> dict[str, Any]:
     }
 
 
+def is_due(checkpoint: LedgerCheckpoint) -> bool:
+    """Whether witnesses get this checkpoint: the first one of each `AUDIT_WITNESS_INTERVAL`
+    (checkpoints come every few seconds while the ledger moves; mailboxes need far fewer)."""
+    previous = (
+        LedgerCheckpoint.objects.filter(seq__lt=checkpoint.seq).order_by("-seq").only("created_at")
+    ).first()
+    if previous is None:
+        return True
+    window = settings.AUDIT_WITNESS_INTERVAL.total_seconds()
+    return previous.created_at.timestamp() // window != checkpoint.created_at.timestamp() // window
+
+
 def file_name(checkpoint: LedgerCheckpoint) -> str:
     return f"checkpoint-{checkpoint.seq}.json"
 

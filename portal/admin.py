@@ -3,8 +3,9 @@
 from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
+from django_otp.plugins.otp_totp import admin as plain_totp_admin
 
-from portal.models import Heartbeat
+from portal.models import EncryptedTOTPDevice, Heartbeat
 
 admin.site.site_header = "Sitter administration"
 admin.site.site_title = "Sitter admin"
@@ -24,4 +25,26 @@ class HeartbeatAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+# django-otp's TOTP devices are not used (their secrets are plain text); the portal's are below.
+admin.site.unregister(plain_totp_admin.TOTPDevice)
+
+
+@admin.register(EncryptedTOTPDevice)
+class AuthenticatorAppAdmin(admin.ModelAdmin):
+    """Who has an authenticator app. Never its secret; deleting one lets its owner enrol anew
+    (a lost phone). Staff enrol their own app on the two-step page."""
+
+    list_display = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    list_filter = ["confirmed"]
+    search_fields = ["user__username"]
+    fields = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False

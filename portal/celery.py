@@ -4,6 +4,8 @@ import os
 
 from celery import Celery
 
+import portal.broker  # noqa: F401  (registers the embedded broker's sitterfs:// transport)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
@@ -15,6 +17,12 @@ app.autodiscover_tasks()
 def _make_broker_folders(sender: Celery, **kwargs: object) -> None:
     """The file-system broker needs its folders before the first message."""
     options = sender.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "control_folder"):
+    for key in (
+        "data_folder_in",
+        "data_folder_out",
+        "control_folder",
+        "claimed_folder",
+        "corrupt_folder",
+    ):
         if folder := options.get(key):
             os.makedirs(folder, exist_ok=True)

@@ -1,4 +1,5 @@
-"""Encryption at rest for secrets kept in the database (upstream credentials, upstream tokens)."""
+"""Encryption at rest for secrets kept in the database (upstream credentials, upstream tokens,
+authenticator app secrets)."""
 
 from functools import cache
 from typing import Any

@@ -1,5 +1,9 @@
 from django.db import models
 from django.utils import timezone
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
+
+from portal.crypto import EncryptedTextField
 
 
 class Heartbeat(models.Model):
@@ -39,3 +43,29 @@ class StatusMachine(models.Model):
             # Only what changed: a full refresh would also drop the related objects already loaded.
             self.refresh_from_db(fields=["status", "updated_at", *fields])
         return bool(moved)
+
+
+class EncryptedTOTPDevice(TimestampMixin, ThrottlingMixin, Device):
+    """A staff member's authenticator app (TOTP), its secret stored encrypted like the upstream
+    credentials (`FIELD_ENCRYPTION_KEYS`, rotated by `rotate_encryption_key`). django-otp's own
+    TOTPDevice keeps the secret in plain text, readable by anyone who reads a backup.
+
+    The behaviour is django-otp's TOTPDevice's, borrowed unchanged: it reads only these fields,
+    and `key` decrypts to the same hex text it expects."""
+
+    key = EncryptedTextField(default=default_key, help_text="Hex secret, stored encrypted.")
+    step = models.PositiveSmallIntegerField(default=30)
+    t0 = models.BigIntegerField(default=0)
+    digits = models.PositiveSmallIntegerField(choices=[(6, 6), (8, 8)], default=6)
+    tolerance = models.PositiveSmallIntegerField(default=1)
+    drift = models.SmallIntegerField(default=0)
+    last_t = models.BigIntegerField(default=-1)
+
+    bin_key = TOTPDevice.bin_key
+    verify_token = TOTPDevice.verify_token
+    get_throttle_factor = TOTPDevice.get_throttle_factor
+    config_url = TOTPDevice.config_url
+    _read_str_from_settings = TOTPDevice._read_str_from_settings
+
+    class Meta(Device.Meta):
+        verbose_name = "authenticator app"

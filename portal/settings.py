@@ -110,9 +110,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # out of the database on purpose; print its public half with `manage.py audit_public_key`.
 # (A Fernet key is 32 random bytes in url-safe base64, and any 32 random bytes are an Ed25519 key.)
 AUDIT_SIGNING_KEY = env.secret("AUDIT_SIGNING_KEY", generate=lambda: Fernet.generate_key().decode())
-AUDIT_CHECKPOINT_INTERVAL = timedelta(seconds=env.integer("AUDIT_CHECKPOINT_INTERVAL_SECONDS", 600))
-# Each new checkpoint is emailed here, out of reach of whoever could rewrite the database.
+# Short: `verify_audit` flags events left without a checkpoint for twice this long.
+AUDIT_CHECKPOINT_INTERVAL = timedelta(seconds=env.integer("AUDIT_CHECKPOINT_INTERVAL_SECONDS", 30))
+# The first checkpoint of each interval is emailed here, out of reach of whoever could rewrite
+# the database.
 AUDIT_WITNESS_EMAILS = env.items("AUDIT_WITNESS_EMAILS")
+AUDIT_WITNESS_INTERVAL = timedelta(seconds=env.integer("AUDIT_WITNESS_INTERVAL_SECONDS", 3600))
 # Proxies in front of the web process that append to X-Forwarded-For; 0 trusts REMOTE_ADDR only.
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0)
 
@@ -139,7 +142,12 @@ else:
     }
 
 BROKER_FOLDER = VAR_DIR / "broker"
-CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", REDIS_URL or "filesystem://localhost/")
+# Without Redis, the embedded broker: message files in var/broker, written atomically (see
+# portal.broker). kombu's own filesystem:// loses messages and stops workers with several
+# processes, so that URL gets this transport too.
+CELERY_BROKER_URL = env.text("CELERY_BROKER_URL", REDIS_URL or "sitterfs://localhost/")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_URL = "sitterfs://" + CELERY_BROKER_URL.removeprefix("filesystem://")
 CELERY_TASK_TIME_LIMIT = env.integer("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
@@ -147,8 +155,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
         "data_folder_in": str(BROKER_FOLDER / "queue"),
         "data_folder_out": str(BROKER_FOLDER / "queue"),
         "control_folder": str(BROKER_FOLDER / "control"),
+        "claimed_folder": str(BROKER_FOLDER / "claimed"),
+        "corrupt_folder": str(BROKER_FOLDER / "corrupt"),
+        # How long an idle worker waits before looking at the folder again (kombu's default: 1 s,
+        # which also paces a worker that has a task in hand).
+        "polling_interval": 0.1,
     }
-    if CELERY_BROKER_URL.startswith("filesystem")
+    if CELERY_BROKER_URL.startswith("sitterfs://")
     # An unacknowledged task is redelivered after this long; it must outlast the longest task.
     else {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 6}
 )

@@ -1,7 +1,8 @@
 """Staff sign-in beyond the password: a TOTP second factor (django-otp) and the lockout page
 (django-axes).
 
-Anyone with a confirmed authenticator app enters a code after the password; superusers must
+Anyone with a confirmed authenticator app enters a code after the password (the app's secret is
+stored encrypted: `portal.models.EncryptedTOTPDevice`); superusers must
 enrol one before they reach any staff or admin page (`TOTP_REQUIRED_FOR_ADMINS`); other staff
 may. The rule is enforced by `SecondFactorMiddleware` for every view that isn't public, so a new
 staff page is covered without remembering a decorator.
@@ -27,8 +28,8 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
 from django_otp import verify_token
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from portal.models import EncryptedTOTPDevice as TOTPDevice
 from portal.qr import qr_svg
 
 logger = logging.getLogger(__name__)

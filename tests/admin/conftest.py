@@ -6,10 +6,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from assets.models import Asset, AssetGroup
 from ledger.services import Actor, record
+from portal.models import EncryptedTOTPDevice as TOTPDevice
 from upstream.models import Adapter, UpstreamAccount, UpstreamCall
 from verification.models import (
     AuthorizingPerson,

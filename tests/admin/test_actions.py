@@ -145,7 +145,7 @@ def test_withdraw_on_the_persons_behalf_records_who_did_it(
         "admin",
         str(consent.pk),
     )
-    assert len(queued) == 1  # the destruction task, after the commit
+    assert len(queued) == 2  # the destruction task and a checkpoint, after the commit
     again = act(admin_client, Consent, "withdraw", consents, confirmed="yes")
     assert said(again) == [
         "1 consent withdrawn; what they covered is being deleted. "

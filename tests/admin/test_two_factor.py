@@ -8,8 +8,8 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from portal.models import EncryptedTOTPDevice as TOTPDevice
 from tests.admin.conftest import enrolled_device, totp_code
 
 pytestmark = pytest.mark.django_db
@@ -151,7 +151,7 @@ def test_the_admin_lists_devices_without_their_secrets(superuser):
     client = Client()
     client.force_login(superuser)
     client.post("/login/code/", {"code": totp_code(device)})
-    page = client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk]))
+    page = client.get(reverse("admin:portal_encryptedtotpdevice_change", args=[device.pk]))
     assert page.status_code == 200
     assert device.key not in page.text
 

@@ -116,7 +116,7 @@ def test_it_only_rechecks_events_since_the_last_checkpoint_and_their_link_to_it(
             "UPDATE ledger_auditevent SET prev_hash = %s, hash = %s WHERE seq = 6",
             [fields["prev_hash"], event_hash(fields)],
         )
-    LedgerHead.objects.update(hash=event_hash(fields))
+        LedgerHead.objects.update(hash=event_hash(fields))
     with pytest.raises(LedgerBroken, match="event 6: prev_hash does not match event 5"):
         write_checkpoint()
 

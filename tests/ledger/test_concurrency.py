@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from ledger.checkpoints import write_checkpoint
 from ledger.models import AuditEvent, LedgerHead
 from ledger.services import Actor, record
 
@@ -48,6 +49,7 @@ def test_fifty_concurrent_writers_leave_a_contiguous_valid_chain():
     )
     assert User.objects.count() == total
     assert LedgerHead.objects.get().seq == total
+    write_checkpoint()
     out = StringIO()
     call_command("verify_audit", stdout=out)
     assert out.getvalue().startswith(f"OK: {total} events")

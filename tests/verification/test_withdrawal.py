@@ -112,7 +112,7 @@ def test_staff_withdraw_on_the_persons_behalf(
     consent = Consent.objects.get()
     with django_capture_on_commit_callbacks(execute=False) as queued:
         response = staff_client.post(f"/consents/{consent.pk}/withdraw/")
-    assert response.status_code == 302 and len(queued) == 1
+    assert response.status_code == 302 and len(queued) == 2  # destruction, checkpoint
     withdrawal.destroy(consent_id=consent.pk)
     consent.refresh_from_db()
     assert consent.withdrawn_at and consent.destroyed_at

@@ -1,16 +1,19 @@
 import re
 from argparse import ArgumentParser, ArgumentTypeError
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_datetime
 
 from ledger.signing import fingerprint, load_public_key, signing_key
 from ledger.verify import CHUNK_SIZE, Anchor, verify_ledger
 from ledger.witness import BadStatement, read_statement
 
 EXPECT_PATTERN = re.compile(r"(\d+):([0-9a-f]{64})")
+STAMP_PATTERN = re.compile(r"\d{8}T\d{6}Z")
 
 
 def public_key_argument(value: str) -> Ed25519PublicKey:
@@ -36,6 +39,21 @@ def expect_argument(value: str) -> Anchor | Path:
     )
 
 
+def instant_argument(value: str) -> datetime:
+    """An aware instant: ISO 8601 (UTC when no offset is given), or a backup's stamp such as
+    20260101T120000Z."""
+    text = value.strip()
+    if STAMP_PATTERN.fullmatch(text):
+        text = f"{text[:4]}-{text[4:6]}-{text[6:8]}T{text[9:11]}:{text[11:13]}:{text[13:15]}Z"
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ArgumentTypeError("expected a date and time, e.g. 2026-01-31T09:00:00Z")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def anchors(expected: list[Anchor | Path], keys: list[Ed25519PublicKey]) -> list[Anchor]:
     found = []
     for item in expected:
@@ -44,7 +62,7 @@ def anchors(expected: list[Anchor | Path], keys: list[Ed25519PublicKey]) -> list
                 seq, head_hash = read_statement(item, keys)
             except BadStatement as error:
                 raise CommandError(str(error), returncode=1) from error
-            item = Anchor(seq, head_hash, f"the witness file {item.name}")
+            item = Anchor(seq, head_hash, f"the witness file {item.name}", signed=True)
         found.append(item)
     return found
 
@@ -74,12 +92,22 @@ class Command(BaseCommand):
             help="Also require event SEQ to have HASH (a checkpoint kept outside the database), "
             "or what a witness's checkpoint-N.json says, once its signature verifies.",
         )
+        parser.add_argument(
+            "--as-of",
+            type=instant_argument,
+            metavar="TIME",
+            help="Judge whether checkpoints were still being made at TIME instead of now: for a "
+            "copy of the database taken then (a backup's stamp, e.g. 20260101T120000Z).",
+        )
         parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="Rows per fetch.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         keys = options["public_key"] or [signing_key().public_key()]
         report = verify_ledger(
-            keys=keys, expected=anchors(options["expect"], keys), chunk_size=options["chunk_size"]
+            keys=keys,
+            expected=anchors(options["expect"], keys),
+            chunk_size=options["chunk_size"],
+            as_of=options["as_of"],
         )
         if report.ok:
             plural = "" if report.checkpoints_verified == 1 else "s"

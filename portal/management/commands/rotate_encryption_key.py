@@ -37,7 +37,8 @@ def encrypted_columns() -> list[tuple[str, str, str]]:
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt stored secrets (upstream credentials and tokens) under the first key of "
+        "Re-encrypt stored secrets (upstream credentials and tokens, authenticator app secrets) "
+        "under the first key of "
         "FIELD_ENCRYPTION_KEYS, then check that the other keys are no longer needed."
     )
 
