@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assets.media import boxes, exif
+from assets.media.bounds import Budget
 from assets.media.facts import MediaError
 from assets.media.layout import JPEG_MARKER, Buffer, jpeg_end
 from assets.media.sniff import FORMATS, sniff_mime
@@ -284,39 +285,46 @@ def _free(data: mmap.mmap, box: boxes.Box) -> None:
 
 
 def _strip_moov(data: mmap.mmap, moov: boxes.Box, what: str) -> bool:
-    buf = data[moov.start : moov.end]
-    local = boxes.Box(moov.type, 0, moov.header_size, moov.size)
-    targets = _targets(buf, local, what)
+    budget = boxes.index_budget(what)
+    with memoryview(data) as view:
+        buf = view[moov.start : moov.end]
+        try:
+            local = boxes.Box(moov.type, 0, moov.header_size, moov.size)
+            targets = _targets(buf, local, what, budget)
+        finally:
+            buf.release()
     for t in targets:
         _free(data, boxes.Box(t.type, moov.start + t.start, t.header_size, t.size))
     return bool(targets)
 
 
-def _targets(buf: bytes, parent: boxes.Box, what: str) -> list[boxes.Box]:
+def _targets(buf: memoryview, parent: boxes.Box, what: str, budget: Budget) -> list[boxes.Box]:
     """Boxes below `parent` (offsets relative to `buf`) that must become `free`."""
     found: list[boxes.Box] = []
-    for child in boxes.child_boxes(buf, parent.body, parent.end, what):
+    for child in boxes.child_boxes(buf, parent.body, parent.end, what, budget):
         xmp = child.type == b"uuid" and buf[child.body : child.body + 16] == _XMP_UUID
         if (
             child.type in _ISO_DROP
             or xmp
-            or (child.type == b"meta" and _meta_identifies(buf, child, what))
+            or (child.type == b"meta" and _meta_identifies(buf, child, what, budget))
         ):
             found.append(child)
         elif child.type in _ISO_DESCEND:
-            found.extend(_targets(buf, child, what))
+            found.extend(_targets(buf, child, what, budget))
     return found
 
 
-def _meta_identifies(buf: bytes, meta: boxes.Box, what: str) -> bool:
+def _meta_identifies(buf: memoryview, meta: boxes.Box, what: str, budget: Budget) -> bool:
     """Whether a `meta` box holds a location or device entry (QuickTime keys or iTunes ilst)."""
     body = meta.body + (4 if boxes.is_full_meta(buf, meta) else 0)
-    for child in boxes.child_boxes(buf, body, meta.end, what):
-        content = buf[child.body : child.end].lower()
-        if child.type == b"keys" and any(word in content for word in _KEY_WORDS):
-            return True
+    for child in boxes.child_boxes(buf, body, meta.end, what, budget):
+        if child.type == b"keys":
+            content = bytes(buf[child.body : child.end]).lower()
+            if any(word in content for word in _KEY_WORDS):
+                return True
         if child.type == b"ilst" and any(
-            item.type in _ISO_DROP for item in boxes.child_boxes(buf, child.body, child.end, what)
+            item.type in _ISO_DROP
+            for item in boxes.child_boxes(buf, child.body, child.end, what, budget)
         ):
             return True
     return False
@@ -330,10 +338,15 @@ _XMP_END = b'<?xpacket end="w"?>'
 
 
 def _strip_heif_items(data: mmap.mmap, meta: boxes.Box, what: str) -> bool:
-    buf = data[meta.start : meta.end]
-    local = boxes.Box(meta.type, 0, meta.header_size, meta.size)
+    with memoryview(data) as view:
+        buf = view[meta.start : meta.end]
+        try:
+            local = boxes.Box(meta.type, 0, meta.header_size, meta.size)
+            items = boxes.read_items(buf, local, meta.start, what)
+        finally:
+            buf.release()
     changed = False
-    for item in boxes.read_items(buf, local, meta.start, what):
+    for item in items:
         if item.type == b"Exif":
             changed |= _edit_extents(data, item.extents, _scrub_heif_exif)
         elif item.type == b"mime" and ("xmp" in item.content_type or "rdf" in item.content_type):

@@ -68,7 +68,7 @@ def probe(path: Path, *, limits: MediaLimits | None = None) -> MediaFacts:
         if kind == "image":
             return _probe_image(path, data, mime, fmt, size, limits)
         if kind == "video":
-            return av_probe.probe_video(path, f, data, mime, fmt, size)
+            return av_probe.probe_video(path, data, mime, fmt, size)
         return av_probe.probe_audio(path, data, mime, fmt, size)
 
 
@@ -120,16 +120,23 @@ def _image_layout(data: mmap.mmap, fmt: str, size: int) -> tuple[int, int]:
 
 def _check_heif_items(data: mmap.mmap, size: int) -> None:
     what = "HEIC image"
-    top = boxes.top_level_boxes(data, size, what)
-    meta = next((b for b in top if b.type == b"meta"), None)
+    meta = None
+    for top in boxes.top_level_boxes(data, size, what):  # all of them: they must tile the file
+        if top.type == b"meta" and meta is None:
+            meta = top
     if meta is None:
         raise MediaError(ProblemCode.CORRUPT, "The HEIC image is damaged: it has no item index.")
-    buf = data[meta.start : meta.end]
-    local = boxes.Box(meta.type, 0, meta.header_size, meta.size)
-    try:
-        items = boxes.read_items(buf, local, meta.start, what)
-    except (struct.error, IndexError):
-        raise MediaError(ProblemCode.CORRUPT, "The HEIC image's item index is damaged.") from None
+    with memoryview(data) as view:
+        buf = view[meta.start : meta.end]
+        try:
+            local = boxes.Box(meta.type, 0, meta.header_size, meta.size)
+            items = boxes.read_items(buf, local, meta.start, what)
+        except (struct.error, IndexError):
+            raise MediaError(
+                ProblemCode.CORRUPT, "The HEIC image's item index is damaged."
+            ) from None
+        finally:
+            buf.release()
     for item in items:
         for offset, length in item.extents:
             if offset + length > size:

@@ -1,0 +1,105 @@
+"""Hand-built ISO boxes for the tests: rewrite an ffmpeg-made MP4/MOV's edit lists, pad it with
+boxes, or blow up one of its tables, keeping every sample offset valid.
+
+The files come from ffmpeg with the index (`moov`) after the media data (`mdat`), so changing
+the index's size moves no sample: only the sizes of the boxes around the edited one change.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"udta"}
+
+
+def box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def children(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, payload) of each box in `data` (32-bit sizes only, as ffmpeg writes them)."""
+    out, pos = [], 0
+    while pos + 8 <= len(data):
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        out.append((kind, data[pos + 8 : pos + size]))
+        pos += size
+    return out
+
+
+Edit = Callable[[list[tuple[bytes, bytes]], tuple[bytes, ...]], list[tuple[bytes, bytes]]]
+
+
+def rebuild(data: bytes, edit: Edit, path: tuple[bytes, ...] = ()) -> bytes:
+    """`data` (a run of boxes) with `edit` applied to the children of every container, where
+    `path` is the container's place (b"moov", b"trak", ...). Sizes are recomputed."""
+    kids = edit(children(data), path)
+    out = b""
+    for kind, payload in kids:
+        if kind in _CONTAINERS:
+            payload = rebuild(payload, edit, (*path, kind))
+        out += box(kind, payload)
+    return out
+
+
+def elst(entries: list[tuple[int, int]], *, version: int = 0) -> bytes:
+    """An edit list: (segment duration in movie units, media time or -1 for an empty edit)."""
+    body = struct.pack(">B3sI", version, b"\0\0\0", len(entries))
+    for duration, media_time in entries:
+        if version:
+            body += struct.pack(">Qqhh", duration, media_time, 1, 0)
+        else:
+            body += struct.pack(">Iihh", duration, media_time, 1, 0)
+    return box(b"elst", body)
+
+
+def with_edit_lists(data: bytes, lists: dict[int, list[tuple[int, int]] | None]) -> bytes:
+    """The file with track n's edit list replaced (None removes it)."""
+    seen = {"trak": -1}
+
+    def edit(kids: list[tuple[bytes, bytes]], path: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
+        if path == (b"moov",):
+            return kids
+        if path == (b"moov", b"trak"):
+            seen["trak"] += 1
+            index = seen["trak"]
+            if index not in lists:
+                return kids
+            kids = [k for k in kids if k[0] != b"edts"]
+            entries = lists[index]
+            if entries is not None:
+                at = 1 if kids and kids[0][0] == b"tkhd" else 0
+                kids.insert(at, (b"edts", elst(entries)))
+            return kids
+        return kids
+
+    return _rebuild_file(data, edit)
+
+
+def _rebuild_file(data: bytes, edit: Edit) -> bytes:
+    out = b""
+    for kind, payload in children(data):
+        if kind == b"moov":
+            payload = rebuild(payload, edit, (b"moov",))
+        out += box(kind, payload)
+    return out
+
+
+def track_timescales(data: bytes) -> tuple[int, list[int]]:
+    """(movie timescale, each track's media timescale)."""
+    movie, tracks = 0, []
+    for kind, payload in children(data):
+        if kind != b"moov":
+            continue
+        for k, p in children(payload):
+            if k == b"mvhd":
+                movie = struct.unpack_from(">I", p, 12 if p[0] == 0 else 20)[0]
+            if k == b"trak":
+                for k2, p2 in children(p):
+                    if k2 == b"mdia":
+                        for k3, p3 in children(p2):
+                            if k3 == b"mdhd":
+                                tracks.append(
+                                    struct.unpack_from(">I", p3, 12 if p3[0] == 0 else 20)[0]
+                                )
+    return movie, tracks
