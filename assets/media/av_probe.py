@@ -107,6 +107,7 @@ def _video_facts(
         # Counted, not read from the header: headers report time bases (15360) as rates.
         fps=round(video.count / video.seconds, 3) if video.seconds > 0 else None,
         frame_count=video.count,
+        key_frames=track.sync_samples,
         codec=stream.codec_context.name,
         has_audio=bool(container.streams.audio),
         embedded=tuple(embedded),

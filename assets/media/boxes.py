@@ -165,6 +165,7 @@ class Track:
     sample_count: int = 0
     sample_duration: int = 0  # sum of stts deltas, in timescale units
     index_entries: int = 0  # what FFmpeg's index will hold: samples, or chunks if fixed-size
+    sync_samples: int = 0  # key frames: the stss count, or every sample when there is no stss
 
 
 @dataclass(slots=True)
@@ -347,6 +348,8 @@ def _check_samples(
         raise _inconsistent(what, f"{runs_listed:,} chunk runs for {chunks:,} chunks")
     deltas = _table(buf, stts, "I", 8, 2 * times_listed)
     track.sample_count = sum(deltas[0::2])
+    stss = kids.get(b"stss")
+    track.sync_samples = _count(buf, stss) if stss is not None else track.sample_count
     track.sample_duration = sum(n * d for n, d in zip(deltas[0::2], deltas[1::2], strict=True))
     if stsz is None:
         return  # fragmented files (or stz2) keep sizes elsewhere; the packet walk measures them

@@ -92,6 +92,7 @@ class MediaFacts:
     declared_duration_s: float | None = None
     fps: float | None = None
     frame_count: int | None = None
+    key_frames: int | None = None  # video: key frames the index lists (each decoded by pixels.py)
     animated: bool = False
     codec: str | None = None
     has_audio: bool = False

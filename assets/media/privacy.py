@@ -132,12 +132,19 @@ _XMP_EXT_JPEG = b"http://ns.adobe.com/xmp/extension/\0"
 
 
 def _scrubbed_exif(payload: bytes, tiff_at: int) -> bytes:
-    """`payload` with its TIFF block (from `tiff_at`) scrubbed, or blanked if unparsable."""
+    """`payload` with its TIFF block (from `tiff_at`) scrubbed. A block too damaged to edit is
+    replaced by one holding only its orientation (the probe read it, so the facts, the face
+    check and the forwarded picture must keep agreeing), or blanked if even that is unreadable.
+    The size never changes."""
     buf = bytearray(payload)
     try:
         exif.scrub_tiff(buf, tiff_at, len(buf))
     except exif.ExifError:
-        exif.blank(buf, tiff_at, len(buf))
+        turn = exif.orientation(payload, tiff_at, len(payload))
+        if turn is not None and len(buf) - tiff_at >= exif.MINIMAL_LENGTH:
+            buf[tiff_at:] = exif.minimal(turn, len(buf) - tiff_at)
+        else:
+            exif.blank(buf, tiff_at, len(buf))
     return bytes(buf)
 
 
