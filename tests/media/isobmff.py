@@ -54,26 +54,76 @@ def elst(entries: list[tuple[int, int]], *, version: int = 0) -> bytes:
 
 
 def with_edit_lists(data: bytes, lists: dict[int, list[tuple[int, int]] | None]) -> bytes:
-    """The file with track n's edit list replaced (None removes it)."""
+    """The file with track n's edit list replaced (None removes it), and the track and movie
+    durations (tkhd, mvhd) set to what the edits present, as a real writer would."""
     seen = {"trak": -1}
 
     def edit(kids: list[tuple[bytes, bytes]], path: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
-        if path == (b"moov",):
+        if path != (b"moov", b"trak"):
             return kids
-        if path == (b"moov", b"trak"):
-            seen["trak"] += 1
-            index = seen["trak"]
-            if index not in lists:
-                return kids
-            kids = [k for k in kids if k[0] != b"edts"]
-            entries = lists[index]
-            if entries is not None:
-                at = 1 if kids and kids[0][0] == b"tkhd" else 0
-                kids.insert(at, (b"edts", elst(entries)))
+        seen["trak"] += 1
+        if seen["trak"] not in lists:
             return kids
+        kids = [k for k in kids if k[0] != b"edts"]
+        entries = lists[seen["trak"]]
+        if entries is not None:
+            at = 1 if kids and kids[0][0] == b"tkhd" else 0
+            kids.insert(at, (b"edts", elst(entries)))
         return kids
 
-    return _rebuild_file(data, edit)
+    return consistent_durations(_rebuild_file(data, edit))
+
+
+def consistent_durations(data: bytes) -> bytes:
+    """Each tkhd duration set to the sum of its edits (or its media duration), and mvhd's to
+    the longest: what ffprobe reports as the file's duration."""
+    movie, scales = track_timescales(data)
+    lengths: list[int] = []
+    index = {"trak": -1}
+
+    def measure(
+        kids: list[tuple[bytes, bytes]], path: tuple[bytes, ...]
+    ) -> list[tuple[bytes, bytes]]:
+        if path == (b"moov", b"trak"):
+            index["trak"] += 1
+            lengths.append(_presented(kids, movie, scales[index["trak"]]))
+        return kids
+
+    _rebuild_file(data, measure)
+    index["trak"] = -1
+
+    def patch(
+        kids: list[tuple[bytes, bytes]], path: tuple[bytes, ...]
+    ) -> list[tuple[bytes, bytes]]:
+        out = []
+        for kind, payload in kids:
+            if kind == b"mvhd" and payload[0] == 0:
+                payload = payload[:16] + struct.pack(">I", max(lengths)) + payload[20:]
+            if kind == b"tkhd" and payload[0] == 0:
+                index["trak"] += 1
+                payload = payload[:20] + struct.pack(">I", lengths[index["trak"]]) + payload[24:]
+            out.append((kind, payload))
+        return out
+
+    return _rebuild_file(data, patch)
+
+
+def _presented(kids: list[tuple[bytes, bytes]], movie: int, media: int) -> int:
+    for kind, payload in kids:
+        if kind == b"edts":
+            for k, p in children(payload):
+                if k == b"elst":
+                    (count,) = struct.unpack_from(">I", p, 4)
+                    width = 20 if p[0] else 12
+                    fmt = ">Q" if p[0] else ">I"
+                    return sum(struct.unpack_from(fmt, p, 8 + i * width)[0] for i in range(count))
+    for kind, payload in kids:
+        if kind == b"mdia":
+            for k, p in children(payload):
+                if k == b"mdhd":
+                    duration = struct.unpack_from(">I", p, 16)[0]
+                    return duration * movie // media
+    return 0
 
 
 def _rebuild_file(data: bytes, edit: Edit) -> bytes:
