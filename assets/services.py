@@ -224,7 +224,10 @@ def receive_upload(
     forwarded_sha256 = ""
     if accepted:
         try:
-            forwarded_sha256 = _sha256_of(path) if strip_location_metadata(path) else sha256
+            changed = strip_location_metadata(
+                path, orientation=facts.orientation if facts else None
+            )
+            forwarded_sha256 = _sha256_of(path) if changed else sha256
         except MetadataError as error:
             logger.warning("refusing %s: %s", path.name, error)
             problems.append(

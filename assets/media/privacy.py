@@ -46,9 +46,14 @@ class MetadataError(ValueError):
     """The file can't be scrubbed safely; don't forward it."""
 
 
-def strip_location_metadata(path: Path) -> bool:
+def strip_location_metadata(path: Path, *, orientation: int | None = None) -> bool:
     """Remove location and device metadata from the file at `path`, in place (see the module
     doc). Returns whether its bytes changed.
+
+    `orientation` is the EXIF orientation the probe saw (`MediaFacts.orientation`): an EXIF
+    block too damaged to edit is replaced by one holding that orientation alone, so the stored
+    copy shows the picture as it was checked. Without it, the orientation is read from the
+    block's first IFD as leniently as viewers do.
 
     Raises MetadataError when the file can't be scrubbed safely; a JPEG, PNG or WebP is then
     left as it was.
@@ -68,11 +73,11 @@ def strip_location_metadata(path: Path) -> bool:
             mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as data,
         ):
             if fmt == "JPEG":
-                pieces = _jpeg_pieces(data, size)
+                pieces = _jpeg_pieces(data, size, orientation)
             elif fmt == "PNG":
-                pieces = _png_pieces(data, size)
+                pieces = _png_pieces(data, size, orientation)
             else:
-                pieces = _webp_pieces(data, size)
+                pieces = _webp_pieces(data, size, orientation)
             if pieces.unchanged(size):
                 return False
             _rewrite(path, data, pieces)
@@ -131,7 +136,7 @@ _XMP_JPEG = b"http://ns.adobe.com/xap/1.0/\0"
 _XMP_EXT_JPEG = b"http://ns.adobe.com/xmp/extension/\0"
 
 
-def _scrubbed_exif(payload: bytes, tiff_at: int) -> bytes:
+def _scrubbed_exif(payload: bytes, tiff_at: int, orientation: int | None) -> bytes:
     """`payload` with its TIFF block (from `tiff_at`) scrubbed. A block too damaged to edit is
     replaced by one holding only its orientation (the probe read it, so the facts, the face
     check and the forwarded picture must keep agreeing), or blanked if even that is unreadable.
@@ -140,15 +145,15 @@ def _scrubbed_exif(payload: bytes, tiff_at: int) -> bytes:
     try:
         exif.scrub_tiff(buf, tiff_at, len(buf))
     except exif.ExifError:
-        turn = exif.orientation(payload, tiff_at, len(payload))
-        if turn is not None and len(buf) - tiff_at >= exif.MINIMAL_LENGTH:
+        turn = orientation or exif.orientation(payload, tiff_at, len(payload))
+        if turn is not None and turn != 1 and len(buf) - tiff_at >= exif.MINIMAL_LENGTH:
             buf[tiff_at:] = exif.minimal(turn, len(buf) - tiff_at)
         else:
             exif.blank(buf, tiff_at, len(buf))
     return bytes(buf)
 
 
-def _jpeg_pieces(data: Buffer, size: int) -> _Pieces:
+def _jpeg_pieces(data: Buffer, size: int, orientation: int | None) -> _Pieces:
     end = jpeg_end(data, size)  # validates the structure; everything after it is dropped
     pieces = _Pieces()
     pieces.keep(0, 2)
@@ -173,7 +178,7 @@ def _jpeg_pieces(data: Buffer, size: int) -> _Pieces:
             continue
         body = bytes(data[pos + 4 : segment_end])
         if marker == 0xE1 and body.startswith(b"Exif\0\0"):
-            scrubbed = _scrubbed_exif(body, 6)
+            scrubbed = _scrubbed_exif(body, 6, orientation)
             if scrubbed == body:
                 pieces.keep(pos, segment_end)
             else:
@@ -198,7 +203,7 @@ _PNG_DROP_TEXT = (
 _PNG_KEYWORD_PEEK = max(len(keyword) for keyword in _PNG_DROP_TEXT)
 
 
-def _png_pieces(data: Buffer, size: int) -> _Pieces:
+def _png_pieces(data: Buffer, size: int, orientation: int | None) -> _Pieces:
     pieces = _Pieces()
     pieces.keep(0, 8)
     pos = 8
@@ -210,7 +215,7 @@ def _png_pieces(data: Buffer, size: int) -> _Pieces:
             pass
         elif kind == b"eXIf":
             body = bytes(data[pos + 8 : pos + 8 + length])
-            scrubbed = _scrubbed_exif(body, 0)
+            scrubbed = _scrubbed_exif(body, 0, orientation)
             if scrubbed == body:
                 pieces.keep(pos, chunk_end)
             else:
@@ -224,7 +229,7 @@ def _png_pieces(data: Buffer, size: int) -> _Pieces:
     return pieces
 
 
-def _webp_pieces(data: Buffer, size: int) -> _Pieces:
+def _webp_pieces(data: Buffer, size: int, orientation: int | None) -> _Pieces:
     (riff_size,) = struct.unpack_from("<I", data, 4)
     end = min(size, 8 + riff_size)
     chunks = _Pieces()
@@ -238,7 +243,7 @@ def _webp_pieces(data: Buffer, size: int) -> _Pieces:
             continue
         if kind == b"EXIF":
             body = bytes(data[pos + 8 : pos + 8 + length])
-            scrubbed = _scrubbed_exif(body, 6 if body.startswith(b"Exif\0\0") else 0)
+            scrubbed = _scrubbed_exif(body, 6 if body.startswith(b"Exif\0\0") else 0, orientation)
             if scrubbed == body:
                 chunks.keep(pos, chunk_end)
             else:
@@ -362,9 +367,11 @@ def _strip_heif_items(data: mmap.mmap, meta: boxes.Box, what: str) -> bool:
 
 
 def _scrub_heif_exif(payload: bytes) -> bytes:
-    # A HEIF Exif item starts with a 4-byte offset from its end to the TIFF header.
+    # A HEIF Exif item starts with a 4-byte offset from its end to the TIFF header. The picture
+    # turns by the container's own rotation (libheif applies it), not by this block's value,
+    # so the value kept in a damaged block is the one it held.
     (skip,) = struct.unpack_from(">I", payload, 0)
-    return _scrubbed_exif(payload, 4 + skip)
+    return _scrubbed_exif(payload, 4 + skip, None)
 
 
 def _empty_xmp(payload: bytes) -> bytes:
