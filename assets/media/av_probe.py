@@ -9,8 +9,10 @@ holding less than it promises is refused as cut short.
 A video's duration is its presentation, as ffprobe reports it: packets FFmpeg marks to be
 discarded (the AAC encoder's priming samples, which an edit list skips) don't count, and no
 stream ends later than its edit list says it does. The walk counts samples the box walk has
-already capped (`bounds.MAX_SAMPLES`), and a sound file's walk stops as soon as it is clearly
-too long, so neither costs more than a fraction of a second.
+already capped (`bounds.MAX_SAMPLES`), and stops as soon as the file is clearly too long
+(`walk_s`, four times the longest acceptable length), so it costs a fraction of a second
+whatever the file holds; a video stopped there reports the longer of what was walked and what
+its index declares.
 """
 
 from __future__ import annotations
@@ -40,12 +42,9 @@ QUICK_OPEN = {"probesize": "32", "analyzeduration": "0"}
 _STREAMED = frozenset({0, 0xFFFFFFFF})  # WAV writers that didn't know the length up front
 
 
-# A sound file's packet walk stops this far past the longest acceptable length: the file is too
-# long whatever the rest holds, and a crafted one could hold millions of tiny frames.
-AUDIO_WALK_LIMIT_S = 4 * 15.0
-
-
-def probe_video(path: Path, data: mmap.mmap, mime: str, fmt: str, size: int) -> MediaFacts:
+def probe_video(
+    path: Path, data: mmap.mmap, mime: str, fmt: str, size: int, walk_s: float
+) -> MediaFacts:
     """Facts for an MP4/MOV; raises MediaError for broken structure or no video track."""
     movie = boxes.read_movie(data, size)
     embedded = scan_foreign(data, size, trailing_from=None)
@@ -59,9 +58,9 @@ def probe_video(path: Path, data: mmap.mmap, mime: str, fmt: str, size: int) -> 
         with av.open(str(path), mode="r", options=QUICK_OPEN) as container:
             stream = container.streams.video[0] if container.streams.video else None
             if stream is None or stream.codec_context is None or stream.codec_context.width:
-                return _video_facts(container, movie, track, mime, fmt, size, embedded)
+                return _video_facts(container, movie, track, mime, fmt, size, embedded, walk_s)
         with av.open(str(path), mode="r") as container:
-            return _video_facts(container, movie, track, mime, fmt, size, embedded)
+            return _video_facts(container, movie, track, mime, fmt, size, embedded, walk_s)
     except _AV_ERRORS as exc:
         logger.info("FFmpeg refused %s: %s", path, exc)
         raise MediaError(
@@ -77,6 +76,7 @@ def _video_facts(
     fmt: str,
     size: int,
     embedded: list[str],
+    walk_s: float,
 ) -> MediaFacts:
     if not container.streams.video:
         raise MediaError(ProblemCode.NO_VIDEO_TRACK, f"The {fmt} file has no readable video.")
@@ -86,11 +86,13 @@ def _video_facts(
     stored_w, stored_h = stream.codec_context.width, stream.codec_context.height
     rotation, mirrored = _display_rotation(stream) or (track.rotation, track.mirrored)
     width, height = (stored_h, stored_w) if rotation % 180 else (stored_w, stored_h)
-    spans = _packet_spans(container)
+    spans = _packet_spans(container, stop_after_s=walk_s)
     if stream.index not in spans:
         raise MediaError(ProblemCode.CORRUPT, f"The {fmt} video has no frames.")
     video = spans[stream.index]
     duration = _presentation_seconds(container, spans)
+    if any(span.seconds > walk_s for span in spans.values()):
+        duration = max(duration, movie.duration / movie.timescale)  # too long either way
     return MediaFacts(
         kind="video",
         mime=mime,
@@ -193,16 +195,18 @@ def _presentation_seconds(container: av.container.InputContainer, spans: dict[in
     return max(ends) - max(0.0, min(starts))
 
 
-def probe_audio(path: Path, data: mmap.mmap, mime: str, fmt: str, size: int) -> MediaFacts:
+def probe_audio(
+    path: Path, data: mmap.mmap, mime: str, fmt: str, size: int, walk_s: float
+) -> MediaFacts:
     """Facts for an MP3/WAV; raises MediaError for a damaged or cut-short file."""
     if fmt == "WAV":
-        return _probe_wav(path, data, mime, size)
+        return _probe_wav(path, data, mime, size, walk_s)
     mp3 = layout.mp3_layout(data, size)
-    seconds, count, last = _demuxed(path, fmt)
+    seconds, count, last = _demuxed(path, fmt, walk_s)
     promised = mp3.declared_frames
     per_frame = mp3.first.samples / mp3.first.sample_rate
     # Some encoders count the header frame itself: one frame short is not a cut.
-    if promised is not None and count + 1 < promised and seconds <= AUDIO_WALK_LIMIT_S:
+    if promised is not None and count + 1 < promised and seconds <= walk_s:
         raise MediaError(
             ProblemCode.TRUNCATED,
             f"The MP3 file is cut short: its header announces {promised * per_frame:.1f} s of "
@@ -232,7 +236,7 @@ def probe_audio(path: Path, data: mmap.mmap, mime: str, fmt: str, size: int) -> 
     )
 
 
-def _probe_wav(path: Path, data: mmap.mmap, mime: str, size: int) -> MediaFacts:
+def _probe_wav(path: Path, data: mmap.mmap, mime: str, size: int, walk_s: float) -> MediaFacts:
     wav = layout.wav_layout(data, size)
     if wav.data_bytes < wav.declared_data_bytes and wav.declared_data_bytes not in _STREAMED:
         have, want = (
@@ -249,7 +253,7 @@ def _probe_wav(path: Path, data: mmap.mmap, mime: str, size: int) -> MediaFacts:
         duration = _pcm_seconds(wav, wav.data_bytes)
         declared = _pcm_seconds(wav, wav.declared_data_bytes)
     else:
-        duration, _count, _last = _demuxed(path, "WAV")
+        duration, _count, _last = _demuxed(path, "WAV", walk_s)
         declared = None
     embedded = scan_foreign(data, size, trailing_from=wav.end if wav.end < size else None)
     return MediaFacts(
@@ -271,15 +275,15 @@ def _pcm_seconds(wav: layout.WavLayout, data_bytes: int) -> float:
     return (data_bytes // wav.block_align) / wav.sample_rate if wav.block_align else 0.0
 
 
-def _demuxed(path: Path, fmt: str) -> tuple[float, int, bytes | None]:
+def _demuxed(path: Path, fmt: str, walk_s: float) -> tuple[float, int, bytes | None]:
     """(seconds, packet count, the last packet's bytes) of the file's sound stream; the walk
-    stops past `AUDIO_WALK_LIMIT_S`."""
+    stops past `walk_s`."""
     try:
         with av.open(str(path), mode="r", options=QUICK_OPEN) as container:
             if not container.streams.audio:
                 raise MediaError(ProblemCode.CORRUPT, f"The {fmt} file holds no sound.")
             stream = container.streams.audio[0]
-            span = _packet_spans(container, [stream], AUDIO_WALK_LIMIT_S).get(stream.index)
+            span = _packet_spans(container, [stream], walk_s).get(stream.index)
             tail = bytes(span.last_packet) if span is not None else None
     except _AV_ERRORS as exc:
         logger.info("FFmpeg refused %s: %s", path, exc)

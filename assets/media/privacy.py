@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assets.media import boxes, exif
-from assets.media.bounds import Budget
+from assets.media.bounds import MAX_PNG_CHUNKS, MAX_RIFF_CHUNKS, Budget
 from assets.media.facts import MediaError
 from assets.media.layout import JPEG_MARKER, Buffer, jpeg_end
 from assets.media.sniff import FORMATS, sniff_mime
@@ -207,7 +207,9 @@ def _png_pieces(data: Buffer, size: int, orientation: int | None) -> _Pieces:
     pieces = _Pieces()
     pieces.keep(0, 8)
     pos = 8
+    budget = Budget(MAX_PNG_CHUNKS, "PNG image", "chunks")
     while pos + 12 <= size:
+        budget.take()
         length, kind = struct.unpack_from(">I4s", data, pos)
         chunk_end = pos + 12 + length
         keyword = bytes(data[pos + 8 : pos + 8 + min(length, _PNG_KEYWORD_PEEK)])
@@ -235,7 +237,9 @@ def _webp_pieces(data: Buffer, size: int, orientation: int | None) -> _Pieces:
     chunks = _Pieces()
     length_out = 4  # "WEBP"
     pos = 12
+    budget = Budget(MAX_RIFF_CHUNKS, "WebP image", "chunks")
     while pos + 8 <= end:
+        budget.take()
         kind, length = struct.unpack_from("<4sI", data, pos)
         chunk_end = pos + 8 + length + (length & 1)
         if kind == b"XMP ":

@@ -71,9 +71,13 @@ def probe(path: Path, *, limits: MediaLimits | None = None) -> MediaFacts:
         kind, fmt = FORMATS[mime]
         if kind == "image":
             return _probe_image(path, data, mime, fmt, size, limits)
+        # Past four times the longest acceptable length, a file is too long whatever the rest
+        # holds: the packet walk stops there.
         if kind == "video":
-            return av_probe.probe_video(path, data, mime, fmt, size)
-        return av_probe.probe_audio(path, data, mime, fmt, size)
+            walk_s = 4 * limits.video_max_duration_s
+            return av_probe.probe_video(path, data, mime, fmt, size, walk_s)
+        walk_s = 4 * limits.audio_max_duration_s
+        return av_probe.probe_audio(path, data, mime, fmt, size, walk_s)
 
 
 def _probe_image(

@@ -245,10 +245,33 @@ def test_pillow_warnings_are_not_silenced_with_catch_warnings(
     # then report an unreadable file instead of a decompression bomb.
     from .test_images import _png_claiming
 
-    def not_thread_safe(*args: object, **kwargs: object) -> None:
-        raise AssertionError("warnings.catch_warnings() is not thread-safe")
+    real, calls = warnings.catch_warnings, []
 
-    monkeypatch.setattr(warnings, "catch_warnings", not_thread_safe)
+    def spy(*args: object, **kwargs: object) -> warnings.catch_warnings:
+        calls.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
     path = media.write("95mp.png", _png_claiming(10_000, 9_500))
+    monkeypatch.setattr(warnings, "catch_warnings", spy)
     result = inspect(path, original_name="a.png", limits=MediaLimits())
+    monkeypatch.undo()
+    assert calls == [], "warnings.catch_warnings() is not thread-safe"
     assert [p.code for p in result.problems] == [ProblemCode.DECOMPRESSION_BOMB]
+
+
+def test_a_long_video_is_measured_without_walking_every_packet(tmp_path: Path) -> None:
+    path = tmp_path / "long.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 320, 320, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "6000"}
+        frame = av.VideoFrame.from_image(Image.new("RGB", (320, 320), (90, 140, 60)))
+        for i in range(30 * 200):
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    result = inspect(path, original_name="long.mp4", limits=MediaLimits())
+    assert result.facts is not None
+    assert result.facts.duration_s == pytest.approx(200.0, abs=0.05)  # the index's length
+    assert (result.facts.frame_count or 0) < 30 * 61  # the walk stopped after a minute
+    assert "Video is 200 s long; the limit is 15 s." in [p.message for p in result.errors]
