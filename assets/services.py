@@ -30,7 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assets.media.checks import inspect
-from assets.media.facts import MediaFacts, Problem, ProblemCode
+from assets.media.facts import MediaError, MediaFacts, Problem, ProblemCode
 from assets.media.limits import MediaLimits
 from assets.media.privacy import MetadataError, strip_location_metadata
 from assets.media.sniff import EXTENSIONS
@@ -224,7 +224,10 @@ def receive_upload(
     forwarded_sha256 = ""
     if accepted:
         try:
-            forwarded_sha256 = _sha256_of(path) if strip_location_metadata(path) else sha256
+            changed = strip_location_metadata(
+                path, orientation=facts.orientation if facts else None
+            )
+            forwarded_sha256 = _sha256_of(path) if changed else sha256
         except MetadataError as error:
             logger.warning("refusing %s: %s", path.name, error)
             problems.append(
@@ -347,8 +350,12 @@ def forward(*, asset_id: int) -> None:
         _reject_for_consent(asset)
         return
     group = asset.group
-    if asset.kind in FACE_CHECKED_KINDS and asset.face_checked_at is None:
-        _check_face(asset)
+    if (
+        asset.kind in FACE_CHECKED_KINDS
+        and asset.face_checked_at is None
+        and not _check_picture(asset)
+    ):
+        return
     try:
         source = _source_for(asset)
         upstream_id = client_for(group.account).create_asset(
@@ -395,14 +402,21 @@ def forward(*, asset_id: int) -> None:
             )
 
 
-def _check_face(asset: Asset) -> None:
-    """Run the face pre-check and add its warnings to the asset and the ledger. Advice only: it
-    never holds the file back, and it runs here, before the paid call, rather than in the web
-    request, because MediaPipe costs each process ~110 MB and ~1.2 s to load."""
-    from assets.media.face import face_warnings  # numpy and MediaPipe: worker processes only
+def _check_picture(asset: Asset) -> bool:
+    """Decode the picture (every key frame of a video), then run the face pre-check on it, here
+    before the paid call rather than in the web request: a HEIC decode costs ~100 MB, and
+    MediaPipe ~110 MB and ~1.2 s to load. A picture that can't be decoded refuses the asset,
+    which is then never sent (returns False); the face check itself is advice only."""
+    from assets.media.face import FaceRules, face_warnings  # numpy and MediaPipe: workers only
+    from assets.media.pixels import decoded_picture
 
-    problems = face_warnings(Path(asset.file.path), MediaFacts.from_dict(asset.facts))
-    found = [p.as_dict() for p in problems]
+    path, facts = Path(asset.file.path), MediaFacts.from_dict(asset.facts)
+    try:
+        picture = decoded_picture(path, facts, FaceRules().detect_side_px)
+    except MediaError as error:
+        _refuse_undecodable(asset, error.problem)
+        return False
+    found = [p.as_dict() for p in face_warnings(path, facts, picture=picture)]
     now = timezone.now()
     with transaction.atomic():
         checked = Asset.objects.filter(pk=asset.pk, face_checked_at__isnull=True).update(
@@ -415,6 +429,28 @@ def _check_face(asset: Asset) -> None:
                 subject=asset,
                 person_id=asset.group.person_id,
                 payload={"sha256": asset.sha256, "problems": found},
+            )
+    return True
+
+
+def _refuse_undecodable(asset: Asset, problem: Problem) -> None:
+    with transaction.atomic():
+        if asset.move(
+            Status.FORWARDING,
+            Status.REJECTED,
+            lease_until=None,
+            error_code=str(problem.code),
+            error_message=problem.message,
+            warnings=[*asset.warnings, problem.as_dict()],
+            completed_at=timezone.now(),
+            next_check_at=None,
+        ):
+            record(
+                action="asset.rejected",
+                actor=Actor.system(),
+                subject=asset,
+                person_id=asset.group.person_id,
+                payload={"sha256": asset.sha256, "problems": [problem.as_dict()]},
             )
 
 

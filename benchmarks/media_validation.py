@@ -15,15 +15,25 @@ of several runs of:
 image decode, a packet walk); "any" is the fastest column at all, header-only ones included.
 The target is inspect ≤ 2× "full".
 
-Run: python -m benchmarks.media_validation [--runs 15]
+Then the hostile rows: crafted files, each as large as the upload limits allow, built to make a
+check slow or large (floods of empty boxes, chunks, segments and blocks, index tables longer than
+their media, a small file that decodes to 288 MB). Each is checked in a fresh process that first
+checks an ordinary file of the same type (so imports and codec tables are not counted), and the
+row gives the time of `inspect` (median of three) and how far the process's peak memory rose
+above that baseline. The budget for every row: < 1 s and < 50 MB.
+
+Run: python -m benchmarks.media_validation [--runs 15] [--only ratios|hostile]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
+import resource
 import shutil
 import statistics
+import struct
 import subprocess
 import tempfile
 import time
@@ -32,12 +42,12 @@ from pathlib import Path
 
 import av
 import magic
-import mutagen
 import numpy as np
 import pillow_heif
 from PIL import Image
 
 from assets.media import MediaLimits, inspect
+from tests.media import hostile
 
 pillow_heif.register_heif_opener()
 FULL_JOB = {"Pillow decode", "PyAV demux", "PyAV demux*"}
@@ -182,8 +192,6 @@ def contenders(kind: str) -> dict[str, Callable[[Path], object]]:
             "PyAV demux": _pyav_demux,
             "PyAV demux*": _pyav_demux_quick,
         }
-    if kind == "audio":
-        runs["mutagen"] = mutagen.File
     if shutil.which("ffprobe") and kind != "image":
         runs["ffprobe"] = _ffprobe
     return runs
@@ -211,38 +219,197 @@ def medians_ms(
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def main() -> None:
+BUDGET_S, BUDGET_MB = 1.0, 50.0
+
+
+def _bare_mp3(path: Path, rate: int, bit_rate: int) -> None:
+    """Ten seconds of MP3 frames and nothing else: no ID3 tag, no Xing header."""
+    options = {"write_xing": "0", "id3v2_version": "0"}
+    with av.open(str(path), "w", format="mp3", options=options) as out:
+        stream = out.add_stream("libmp3lame", rate=rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)
+        stream.bit_rate = bit_rate
+        tone = np.sin(np.arange(rate * 10) / rate * 2 * np.pi * 440).astype(np.float32) * 0.3
+        frame = av.AudioFrame.from_ndarray(tone[np.newaxis, :], format="flt", layout="mono")
+        frame.sample_rate, frame.pts = rate, 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+
+
+def _mp3_of_tiny_frames(base: bytes, size: int) -> bytes:
+    """The sound frames of `base` (8 kbit/s at 8 kHz: 72 bytes a frame) repeated to `size`."""
+    return (base * (size // len(base) + 1))[:size]
+
+
+def _id3_frames(sound: bytes, count: int) -> bytes:
+    frames = (b"TXXX" + struct.pack(">I", 1) + b"\0\0\0") * count
+    return b"ID3\x03\x00\x00" + _syncsafe(len(frames)) + frames + sound
+
+
+def _id3_padding(sound: bytes, padding: int) -> bytes:
+    return b"ID3\x04\x00\x00" + _syncsafe(padding) + bytes(padding) + sound
+
+
+def _syncsafe(n: int) -> bytes:
+    return bytes((n >> shift) & 0x7F for shift in (21, 14, 7, 0))
+
+
+def make_hostile(root: Path, files: dict[str, Path]) -> dict[str, tuple[Path, Path]]:
+    """Crafted file -> (its path, an ordinary file of the same type to warm up with)."""
+    small = root / "small"
+    small.mkdir()
+    ordinary = {
+        "mp4": small / "clip.mp4",
+        "jpeg": small / "photo.jpg",
+        "png": small / "screen.png",
+        "gif": small / "small.gif",
+        "webp": small / "screen.webp",
+        "heic": small / "photo.heic",
+        "wav": small / "voice.wav",
+        "mp3": small / "voice.mp3",
+    }
+    picture = _photo((640, 480))
+    _video(ordinary["mp4"], (640, 640), 3, "mp4")
+    for key, fmt in (("jpeg", "JPEG"), ("png", "PNG"), ("webp", "WEBP"), ("heic", "HEIF")):
+        picture.save(ordinary[key], fmt)
+    picture.convert("P").save(ordinary["gif"])
+    _audio(ordinary["wav"], "wav", "pcm_s16le", 3)
+    _audio(ordinary["mp3"], "mp3", "libmp3lame", 3)
+    tiny, plain = small / "tiny.mp3", small / "plain.mp3"
+    _bare_mp3(tiny, 8000, 8000)
+    _bare_mp3(plain, 44100, 64000)
+    long_video = small / "long.mp4"
+    with av.open(str(long_video), "w") as out:
+        stream = out.add_stream("libx264", rate=60)
+        stream.width, stream.height, stream.pix_fmt = 640, 640, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "600"}
+        still = av.VideoFrame.from_ndarray(np.zeros((640, 640, 3), np.uint8), format="rgb24")
+        for i in range(60 * 600):
+            still.pts = i
+            out.mux(stream.encode(still))
+        out.mux(stream.encode())
+
+    def read(key: str) -> bytes:
+        return ordinary[key].read_bytes()
+
+    crafted: dict[str, tuple[bytes, str]] = {
+        "MP4 + 5,000,000 empty boxes": (hostile.mp4_box_flood(read("mp4"), 5_000_000), "mp4"),
+        "MP4 stco of 8,000,000": (hostile.mp4_chunk_table(read("mp4"), 8_000_000), "mp4"),
+        "MP4 600 s, 36,000 frames": (long_video.read_bytes(), "mp4"),
+        "WAV 1,800,000 chunks": (hostile.wav_chunk_flood(read("wav"), 1_800_000), "wav"),
+        "JPEG 7,000,000 comments": (hostile.jpeg_comment_flood(read("jpeg"), 7_000_000), "jpeg"),
+        "JPEG 28 MB fill bytes": (hostile.jpeg_fill_flood(read("jpeg"), 28_000_000), "jpeg"),
+        "PNG 2,300,000 chunks": (hostile.png_chunk_flood(read("png"), 2_300_000), "png"),
+        "PNG 2,300,000 IDATs": (hostile.png_chunk_flood(read("png"), 2_300_000, b"IDAT"), "png"),
+        "PNG 6000² 16-bit RGBA": (hostile.png_16bit_rgba(6000, 6000), "png"),
+        "GIF 9,000,000 comments": (hostile.gif_comment_flood(read("gif"), 9_000_000), "gif"),
+        "WebP 3,500,000 chunks": (hostile.webp_chunk_flood(read("webp"), 3_500_000), "webp"),
+        "HEIC 65,535 items": (hostile.heic_item_flood(read("heic"), 65_535), "heic"),
+        "MP3 1,300,000 ID3 frames": (_id3_frames(plain.read_bytes(), 1_300_000), "mp3"),
+        "MP3 14 MB ID3 padding": (_id3_padding(plain.read_bytes(), 14_000_000), "mp3"),
+        "MP3 15 MB of 8 kbit/s": (_mp3_of_tiny_frames(tiny.read_bytes(), 15_000_000), "mp3"),
+    }
+    rows = {}
+    for index, (label, (data, key)) in enumerate(crafted.items()):
+        path = root / f"hostile-{index}.{key}"
+        path.write_bytes(data)
+        rows[label] = (path, ordinary[key])
+    progressive = root / "progressive.jpg"
+    _photo((6000, 4000)).save(progressive, quality=85, progressive=True)
+    rows["JPEG 24 MP progressive"] = (progressive, ordinary["jpeg"])
+    rows["JPEG 12 MP (ordinary)"] = (files["JPEG 12 MP"], ordinary["jpeg"])
+    rows["HEIC 12 MP (ordinary)"] = (files["HEIC 12 MP"], ordinary["heic"])
+    return rows
+
+
+def _rss_kb(field: str) -> int:
+    """VmRSS (now) or VmHWM (the peak) of this process, in KB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def check_cost(path: str, warm: str, repeats: int) -> tuple[float, float, str]:
+    """In a fresh process: (median seconds, MB the peak memory rose above the memory in use
+    just before, the verdict). The peak is reset first (Linux: 5 into clear_refs), so imports
+    and the warm-up don't hide what the check itself takes."""
+    limits = MediaLimits()
+    inspect(Path(warm), original_name=warm, limits=limits)
+    Path("/proc/self/clear_refs").write_text("5")
+    baseline = _rss_kb("VmRSS")
+    times, verdict = [], ""
+    for _ in range(repeats):
+        began = time.perf_counter()
+        result = inspect(Path(path), original_name=path, limits=limits)
+        times.append(time.perf_counter() - began)
+        verdict = result.errors[0].code if result.errors else "accepted"
+    grown = (_rss_kb("VmHWM") - baseline) / 1024
+    return statistics.median(times), grown, str(verdict)
+
+
+def hostile_rows(root: Path, files: dict[str, Path]) -> bool:
+    print("\ngenerating crafted files…", flush=True)
+    rows = make_hostile(root, files)
+    print(f"{'crafted file':<28}{'MB':>6}  {'inspect':>9}  {'peak +MB':>8}  verdict")
+    within = True
+    spawn = multiprocessing.get_context("spawn")
+    for label, (path, warm) in rows.items():
+        with spawn.Pool(1, maxtasksperchild=1) as pool:
+            seconds, grown, verdict = pool.apply(check_cost, (str(path), str(warm), 3))
+        ok = seconds < BUDGET_S and grown < BUDGET_MB
+        within &= ok
+        print(
+            f"{label:<28}{path.stat().st_size / 1e6:>6.1f}  {seconds * 1000:>7.1f}ms  "
+            f"{grown:>8.1f}  {verdict}{'' if ok else '  OVER BUDGET'}",
+            flush=True,
+        )
+    print(f"budget: < {BUDGET_S:g} s and < {BUDGET_MB:g} MB each: {'met' if within else 'NOT met'}")
+    return within
+
+
+def ratio_rows(files: dict[str, Path], runs: int) -> None:
+    header = f"{'file':<20}{'MB':>6}  {'inspect':>8}  {'full':>22}  {'any':>20}  ratios"
+    print(header)
+    details = []
+    for label, path in files.items():
+        kind = KINDS[label.split()[0]]
+        repeats = max(3, runs // 3) if label.startswith("HEIC") else runs
+        times = medians_ms(contenders(kind), path, repeats)
+        ours = times.pop("inspect")
+        full = {k: v for k, v in times.items() if k in FULL_JOB}
+        full_name = min(full, key=full.__getitem__)
+        any_name = min(times, key=times.__getitem__)
+        print(
+            f"{label:<20}{path.stat().st_size / 1e6:>6.1f}  {ours:>6.1f}ms  "
+            f"{full_name:>13} {full[full_name]:>6.1f}ms  "
+            f"{any_name:>11} {times[any_name]:>6.2f}ms  "
+            f"{ours / full[full_name]:>4.2f}× full, {ours / times[any_name]:>6.1f}× any"
+        )
+        details.append((label, ours, times))
+    if not shutil.which("ffprobe"):
+        print("(ffprobe not installed: its column is skipped; apt-get install ffmpeg)")
+    print("\nall columns (median ms):")
+    for label, ours, times in details:
+        cells = "  ".join(f"{name} {value:.2f}" for name, value in times.items())
+        print(f"  {label:<20} inspect {ours:.2f}  {cells}")
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--only", choices=["ratios", "hostile"])
     args = parser.parse_args()
+    within = True
     with tempfile.TemporaryDirectory() as tmp:
         print("generating files…", flush=True)
         files = make_files(Path(tmp))
-        header = f"{'file':<20}{'MB':>6}  {'inspect':>8}  {'full':>22}  {'any':>20}  ratios"
-        print(header)
-        details = []
-        for label, path in files.items():
-            kind = KINDS[label.split()[0]]
-            repeats = max(3, args.runs // 3) if label.startswith("HEIC") else args.runs
-            times = medians_ms(contenders(kind), path, repeats)
-            ours = times.pop("inspect")
-            full = {k: v for k, v in times.items() if k in FULL_JOB}
-            full_name = min(full, key=full.__getitem__)
-            any_name = min(times, key=times.__getitem__)
-            print(
-                f"{label:<20}{path.stat().st_size / 1e6:>6.1f}  {ours:>6.1f}ms  "
-                f"{full_name:>13} {full[full_name]:>6.1f}ms  "
-                f"{any_name:>11} {times[any_name]:>6.2f}ms  "
-                f"{ours / full[full_name]:>4.2f}× full, {ours / times[any_name]:>6.1f}× any"
-            )
-            details.append((label, ours, times))
-        if not shutil.which("ffprobe"):
-            print("(ffprobe not installed: its column is skipped; apt-get install ffmpeg)")
-        print("\nall columns (median ms):")
-        for label, ours, times in details:
-            cells = "  ".join(f"{name} {value:.2f}" for name, value in times.items())
-            print(f"  {label:<20} inspect {ours:.2f}  {cells}")
+        if args.only != "hostile":
+            ratio_rows(files, args.runs)
+        if args.only != "ratios":
+            within = hostile_rows(Path(tmp), files)
+    return 0 if within else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -2,7 +2,11 @@
 
 - `inspect(path, original_name=…, limits=…)`: what the file is and every way it breaks the
   upstream's limits (CONTRACT.md §3), as `Problem`s; never raises for bad input.
-- `strip_location_metadata(path)`: removes GPS and device identity from the file, in place.
+- `strip_location_metadata(path, orientation=…)`: removes GPS and device identity from the file,
+  in place.
+- `assets.media.pixels.decoded_picture(path, facts, side)`: decodes the picture before the paid
+  call (in the worker: HEIC, pictures too large for the web worker, a video's key frames);
+  raises MediaError when it can't be decoded. What a check may cost is in `bounds`.
 - `assets.media.face.face_warnings(path, facts)`: the face pre-check (warnings only). Not
   imported here: it loads MediaPipe and numpy, which the rest does not need.
 """

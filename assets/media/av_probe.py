@@ -3,6 +3,16 @@
 Container headers state a duration; they are often wrong (a VBR MP3 without a Xing header is
 estimated from its first frame's bitrate, a truncated WAV still announces its full length), so the
 durations reported here come from walking every packet (demux only, nothing is decoded: 1–30 ms).
+Where a header does promise a length (WAV's data size, MP3's Xing/Info/VBRI frame count), a file
+holding less than it promises is refused as cut short.
+
+A video's duration is its presentation, as ffprobe reports it: packets FFmpeg marks to be
+discarded (the AAC encoder's priming samples, which an edit list skips) don't count, and no
+stream ends later than its edit list says it does. The walk counts samples the box walk has
+already capped (`bounds.MAX_SAMPLES`), and stops as soon as the file is clearly too long
+(`walk_s`, four times the longest acceptable length), so it costs a fraction of a second
+whatever the file holds; a video stopped there reports the longer of what was walked and what
+its index declares.
 """
 
 from __future__ import annotations
@@ -11,14 +21,12 @@ import logging
 import math
 import mmap
 import struct
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO
 
 import av
 import av.container
-import mutagen
-from mutagen.mp3 import MP3
-from mutagen.wave import WAVE
 
 from assets.media import boxes, layout
 from assets.media.facts import MediaError, MediaFacts, ProblemCode
@@ -35,10 +43,10 @@ _STREAMED = frozenset({0, 0xFFFFFFFF})  # WAV writers that didn't know the lengt
 
 
 def probe_video(
-    path: Path, f: BinaryIO, data: mmap.mmap, mime: str, fmt: str, size: int
+    path: Path, data: mmap.mmap, mime: str, fmt: str, size: int, walk_s: float
 ) -> MediaFacts:
     """Facts for an MP4/MOV; raises MediaError for broken structure or no video track."""
-    movie = boxes.read_movie(f, size)
+    movie = boxes.read_movie(data, size)
     embedded = scan_foreign(data, size, trailing_from=None)
     track = next((t for t in movie.tracks if t.handler == b"vide"), None)
     if track is None:
@@ -50,9 +58,9 @@ def probe_video(
         with av.open(str(path), mode="r", options=QUICK_OPEN) as container:
             stream = container.streams.video[0] if container.streams.video else None
             if stream is None or stream.codec_context is None or stream.codec_context.width:
-                return _video_facts(container, movie, track, mime, fmt, size, embedded)
+                return _video_facts(container, movie, track, mime, fmt, size, embedded, walk_s)
         with av.open(str(path), mode="r") as container:
-            return _video_facts(container, movie, track, mime, fmt, size, embedded)
+            return _video_facts(container, movie, track, mime, fmt, size, embedded, walk_s)
     except _AV_ERRORS as exc:
         logger.info("FFmpeg refused %s: %s", path, exc)
         raise MediaError(
@@ -68,6 +76,7 @@ def _video_facts(
     fmt: str,
     size: int,
     embedded: list[str],
+    walk_s: float,
 ) -> MediaFacts:
     if not container.streams.video:
         raise MediaError(ProblemCode.NO_VIDEO_TRACK, f"The {fmt} file has no readable video.")
@@ -77,12 +86,13 @@ def _video_facts(
     stored_w, stored_h = stream.codec_context.width, stream.codec_context.height
     rotation, mirrored = _display_rotation(stream) or (track.rotation, track.mirrored)
     width, height = (stored_h, stored_w) if rotation % 180 else (stored_w, stored_h)
-    spans = _packet_spans(container)
-    video_packets, video_s = spans.get(stream.index, (0, 0.0))
-    if video_packets == 0:
+    spans = _packet_spans(container, stop_after_s=walk_s)
+    if stream.index not in spans:
         raise MediaError(ProblemCode.CORRUPT, f"The {fmt} video has no frames.")
-    # The longest stream is what a player (and ffprobe's format duration) reports.
-    duration = max(seconds for _, seconds in spans.values())
+    video = spans[stream.index]
+    duration = _presentation_seconds(container, spans)
+    if any(span.seconds > walk_s for span in spans.values()):
+        duration = max(duration, movie.duration / movie.timescale)  # too long either way
     return MediaFacts(
         kind="video",
         mime=mime,
@@ -97,8 +107,9 @@ def _video_facts(
         duration_s=round(duration, 4),
         declared_duration_s=round(movie.duration / movie.timescale, 4),
         # Counted, not read from the header: headers report time bases (15360) as rates.
-        fps=round(video_packets / video_s, 3) if video_s > 0 else None,
-        frame_count=video_packets,
+        fps=round(video.count / video.seconds, 3) if video.seconds > 0 else None,
+        frame_count=video.count,
+        key_frames=track.sync_samples,
         codec=stream.codec_context.name,
         has_audio=bool(container.streams.audio),
         embedded=tuple(embedded),
@@ -115,72 +126,147 @@ def _display_rotation(stream: av.VideoStream) -> tuple[int, bool] | None:
     return round(math.degrees(math.atan2(b, a)) / 90) % 4 * 90, a * d - b * c < 0
 
 
-def _packet_spans(container: av.container.InputContainer) -> dict[int, tuple[int, float]]:
-    """Per stream index: (packet count, seconds from first packet start to last packet end)."""
-    spans: dict[int, list[int]] = {}  # stream index -> [count, first pts, last end]
-    for packet in container.demux():
+@dataclass(slots=True)
+class Span:
+    """One stream's packets: how many, and from the first one's start to the last one's end,
+    in the stream's time base."""
+
+    count: int
+    first: int
+    last: int
+    time_base: Fraction
+    last_packet: av.Packet
+
+    @property
+    def seconds(self) -> float:
+        return float((self.last - self.first) * self.time_base)
+
+
+def _packet_spans(
+    container: av.container.InputContainer,
+    streams: list[av.stream.Stream] | None = None,
+    stop_after_s: float | None = None,
+) -> dict[int, Span]:
+    """Per stream index, the span of the packets of `streams` (all by default); packets FFmpeg
+    marks as discarded (before an edit list's start) are left out. With `stop_after_s`, the
+    walk ends once any stream has run that long."""
+    spans: dict[int, Span] = {}
+    bases = {s.index: s.time_base or Fraction(0) for s in container.streams}
+    limits = {
+        index: (int(stop_after_s / base) if base and stop_after_s is not None else None)
+        for index, base in bases.items()
+    }
+    for packet in container.demux(streams or list(container.streams)):
         pts = packet.pts
-        if pts is None:  # flush packets carry no data
+        if pts is None or packet.is_discard:  # flush packets carry no data
             continue
         end = pts + (packet.duration or 0)
-        span = spans.get(packet.stream_index)
+        index = packet.stream_index
+        span = spans.get(index)
         if span is None:
-            spans[packet.stream_index] = [1, pts, end]
+            spans[index] = span = Span(1, pts, end, bases[index], packet)
+        else:
+            span.count += 1
+            span.first = min(span.first, pts)
+            span.last = max(span.last, end)
+            span.last_packet = packet
+        limit = limits[index]
+        if limit is not None and span.last - span.first > limit:
+            break
+    return spans
+
+
+def _presentation_seconds(container: av.container.InputContainer, spans: dict[int, Span]) -> float:
+    """The movie's length as a player (and ffprobe) presents it: from the earliest packet, or 0
+    if one starts before it (a packet the edit list cuts into), to the latest end, where no
+    stream ends after its own edit list does. Empty edits (a stream that starts late) count."""
+    ends, starts = [], []
+    for stream in container.streams:
+        span = spans.get(stream.index)
+        if span is None:
             continue
-        span[0] += 1
-        if pts < span[1]:
-            span[1] = pts
-        if end > span[2]:
-            span[2] = end
-    bases = {s.index: s.time_base or 0 for s in container.streams}
-    return {
-        index: (count, float((last - first) * bases[index]))
-        for index, (count, first, last) in spans.items()
-    }
+        last = span.last
+        if stream.duration and stream.time_base:
+            # FFmpeg sets a stream's duration from its edit list; the last packet may run past
+            # an edit's end (an AAC frame is 1,024 samples, edits are in movie time units).
+            last = min(last, (stream.start_time or 0) + stream.duration)
+        ends.append(float(last * span.time_base))
+        starts.append(float(span.first * span.time_base))
+    return max(ends) - max(0.0, min(starts))
 
 
-def probe_audio(path: Path, data: mmap.mmap, mime: str, fmt: str, size: int) -> MediaFacts:
+def probe_audio(
+    path: Path, data: mmap.mmap, mime: str, fmt: str, size: int, walk_s: float
+) -> MediaFacts:
     """Facts for an MP3/WAV; raises MediaError for a damaged or cut-short file."""
-    try:
-        header: mutagen.FileType = WAVE(path) if fmt == "WAV" else MP3(path)
-    except (mutagen.MutagenError, struct.error, ValueError, EOFError, OSError) as exc:
-        logger.info("mutagen refused %s: %s", path, exc)
-        raise MediaError(
-            ProblemCode.CORRUPT, f"The {fmt} file can't be read: it is damaged."
-        ) from None
-    info = header.info
-    declared = float(getattr(info, "length", 0.0) or 0.0)
-    end, duration = size, None
     if fmt == "WAV":
-        wav = layout.wav_layout(data, size)
-        end = wav.end
-        if wav.data_bytes < wav.declared_data_bytes and wav.declared_data_bytes not in _STREAMED:
-            have, want = (
-                _pcm_seconds(wav, wav.data_bytes),
-                _pcm_seconds(wav, wav.declared_data_bytes),
-            )
+        return _probe_wav(path, data, mime, size, walk_s)
+    mp3 = layout.mp3_layout(data, size)
+    seconds, count, last = _demuxed(path, fmt, walk_s)
+    promised = mp3.declared_frames
+    per_frame = mp3.first.samples / mp3.first.sample_rate
+    # Some encoders count the header frame itself: one frame short is not a cut.
+    if promised is not None and count + 1 < promised and seconds <= walk_s:
+        raise MediaError(
+            ProblemCode.TRUNCATED,
+            f"The MP3 file is cut short: its header announces {promised * per_frame:.1f} s of "
+            f"sound but only {count * per_frame:.1f} s is present.",
+        )
+    if last is not None:
+        frame = layout.mp3_frame(last[:4])
+        if frame is not None and len(last) < frame.length:
             raise MediaError(
                 ProblemCode.TRUNCATED,
-                f"The WAV file is cut short: its header announces {want:.1f} s of sound "
-                f"but only {have:.1f} s is present.",
+                "The MP3 file is cut short: its last sound frame is incomplete.",
             )
-        if wav.format_tag in {1, 3} and wav.block_align and wav.sample_rate:
-            # Uncompressed PCM/float: the length is exact arithmetic, no demuxing needed.
-            duration = _pcm_seconds(wav, wav.data_bytes)
-    if duration is None:
-        duration = _demuxed_seconds(path, fmt)
-    embedded = scan_foreign(data, size, trailing_from=end if end < size else None)
+    embedded = scan_foreign(data, size, trailing_from=None)
+    # Without a frame count, players estimate the length from the first frame's bit rate.
+    frames = promised if promised is not None else (size - mp3.first.start) / mp3.first.length
     return MediaFacts(
         kind="audio",
         mime=mime,
         format=fmt,
         size_bytes=size,
+        duration_s=round(seconds, 4),
+        declared_duration_s=round(frames * per_frame, 4),
+        codec="mp3",
+        sample_rate=mp3.first.sample_rate,
+        channels=mp3.first.channels,
+        embedded=tuple(embedded),
+    )
+
+
+def _probe_wav(path: Path, data: mmap.mmap, mime: str, size: int, walk_s: float) -> MediaFacts:
+    wav = layout.wav_layout(data, size)
+    if wav.data_bytes < wav.declared_data_bytes and wav.declared_data_bytes not in _STREAMED:
+        have, want = (
+            _pcm_seconds(wav, wav.data_bytes),
+            _pcm_seconds(wav, wav.declared_data_bytes),
+        )
+        raise MediaError(
+            ProblemCode.TRUNCATED,
+            f"The WAV file is cut short: its header announces {want:.1f} s of sound "
+            f"but only {have:.1f} s is present.",
+        )
+    if wav.format_tag in {1, 3} and wav.block_align and wav.sample_rate:
+        # Uncompressed PCM/float: the length is exact arithmetic, no demuxing needed.
+        duration = _pcm_seconds(wav, wav.data_bytes)
+        declared = _pcm_seconds(wav, wav.declared_data_bytes)
+    else:
+        duration, _count, _last = _demuxed(path, "WAV", walk_s)
+        declared = None
+    embedded = scan_foreign(data, size, trailing_from=wav.end if wav.end < size else None)
+    return MediaFacts(
+        kind="audio",
+        mime=mime,
+        format="WAV",
+        size_bytes=size,
         duration_s=round(duration, 4),
-        declared_duration_s=round(declared, 4),
-        codec="pcm" if fmt == "WAV" else "mp3",
-        sample_rate=int(getattr(info, "sample_rate", 0) or 0) or None,
-        channels=int(getattr(info, "channels", 0) or 0) or None,
-        trailing_bytes=size - end,
+        declared_duration_s=round(declared, 4) if declared is not None else None,
+        codec="pcm",
+        sample_rate=wav.sample_rate or None,
+        channels=wav.channels or None,
+        trailing_bytes=size - wav.end,
         embedded=tuple(embedded),
     )
 
@@ -189,18 +275,21 @@ def _pcm_seconds(wav: layout.WavLayout, data_bytes: int) -> float:
     return (data_bytes // wav.block_align) / wav.sample_rate if wav.block_align else 0.0
 
 
-def _demuxed_seconds(path: Path, fmt: str) -> float:
+def _demuxed(path: Path, fmt: str, walk_s: float) -> tuple[float, int, bytes | None]:
+    """(seconds, packet count, the last packet's bytes) of the file's sound stream; the walk
+    stops past `walk_s`."""
     try:
         with av.open(str(path), mode="r", options=QUICK_OPEN) as container:
             if not container.streams.audio:
                 raise MediaError(ProblemCode.CORRUPT, f"The {fmt} file holds no sound.")
-            index = container.streams.audio[0].index
-            count, seconds = _packet_spans(container).get(index, (0, 0.0))
+            stream = container.streams.audio[0]
+            span = _packet_spans(container, [stream], walk_s).get(stream.index)
+            tail = bytes(span.last_packet) if span is not None else None
     except _AV_ERRORS as exc:
         logger.info("FFmpeg refused %s: %s", path, exc)
         raise MediaError(
             ProblemCode.CORRUPT, f"The {fmt} file can't be read: it is damaged."
         ) from None
-    if count == 0:
+    if span is None:
         raise MediaError(ProblemCode.CORRUPT, f"The {fmt} file holds no sound.")
-    return seconds
+    return span.seconds, span.count, tail

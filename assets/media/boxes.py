@@ -3,8 +3,10 @@
 Metadata libraries (FFmpeg included) happily report a duration for an MP4 cut in half or whose
 `moov` size points past the end of the file. This reader refuses such files: every box must fit
 inside its parent and the file, a movie must have exactly one `moov`, and every sample the index
-promises must lie inside the file. It reads only box headers and the `moov` index (small), never
-the media data, so it costs well under a millisecond.
+promises must lie inside the file. It reads only box headers and the `moov` index, never the
+media data, through a view of the file rather than a copy, and counts what it visits against the
+caps in `bounds`: a file with millions of boxes or table entries is refused as malformed before
+FFmpeg or libheif builds an index of them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,18 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import BinaryIO
 
+from assets.media.bounds import (
+    MAX_EDITS,
+    MAX_HEIF_ITEMS,
+    MAX_INDEX_BOXES,
+    MAX_SAMPLES,
+    MAX_TOP_LEVEL_BOXES,
+    Budget,
+    too_many,
+)
 from assets.media.facts import MediaError, ProblemCode
+
+Buffer = bytes | memoryview
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -69,11 +82,13 @@ def _parse_header(raw: bytes, pos: int, end: int, large: bytes | None) -> tuple[
     return kind, header, size
 
 
-def top_level_boxes(f: BinaryIO | mmap.mmap, file_size: int, what: str) -> list[Box]:
-    """Headers of the boxes that make up the file, which must tile it exactly."""
-    boxes: list[Box] = []
+def top_level_boxes(f: BinaryIO | mmap.mmap, file_size: int, what: str) -> Iterator[Box]:
+    """Headers of the boxes that make up the file, which must tile it exactly, one at a time
+    (a file of a few thousand boxes or more is refused as malformed)."""
+    budget = Budget(MAX_TOP_LEVEL_BOXES, what, "top-level boxes")
     pos = 0
     while pos < file_size:
+        budget.take()
         f.seek(pos)
         raw = f.read(16)
         if len(raw) < 8:
@@ -90,15 +105,19 @@ def top_level_boxes(f: BinaryIO | mmap.mmap, file_size: int, what: str) -> list[
                 f"the '{printable_type(kind)}' box at byte {pos:,} claims {size:,} bytes "
                 f"but only {file_size - pos:,} remain",
             )
-        boxes.append(Box(kind, pos, header, size))
+        yield Box(kind, pos, header, size)
         pos += size
-    return boxes
 
 
-def child_boxes(buf: bytes, start: int, end: int, what: str) -> Iterator[Box]:
-    """Boxes inside `buf[start:end]`; offsets are positions in `buf`."""
+def child_boxes(
+    buf: Buffer, start: int, end: int, what: str, budget: Budget | None = None
+) -> Iterator[Box]:
+    """Boxes inside `buf[start:end]`; offsets are positions in `buf`. Each one visited is taken
+    from `budget` (the index's box count)."""
     pos = start
     while pos + 8 <= end:
+        if budget is not None:
+            budget.take()
         try:
             kind, header, size = _parse_header(
                 buf[pos : pos + 8], pos, end, buf[pos + 8 : pos + 16]
@@ -111,17 +130,27 @@ def child_boxes(buf: bytes, start: int, end: int, what: str) -> Iterator[Box]:
         pos += size
 
 
-def find(buf: bytes, box: Box, *path: bytes, what: str) -> Box | None:
+def find(
+    buf: Buffer, box: Box, *path: bytes, what: str, budget: Budget | None = None
+) -> Box | None:
     """The first box at `path` below `box` (e.g. b"mdia", b"mdhd"), or None."""
     current: Box | None = box
     for kind in path:
         if current is None:
             return None
         current = next(
-            (b for b in child_boxes(buf, current.body, current.end, what) if b.type == kind),
+            (
+                b
+                for b in child_boxes(buf, current.body, current.end, what, budget)
+                if b.type == kind
+            ),
             None,
         )
     return current
+
+
+def index_budget(what: str) -> Budget:
+    return Budget(MAX_INDEX_BOXES, what, "boxes in its index")
 
 
 @dataclass(slots=True)
@@ -135,6 +164,8 @@ class Track:
     duration: int = 0  # mdhd, in timescale units (a claim, not a measurement)
     sample_count: int = 0
     sample_duration: int = 0  # sum of stts deltas, in timescale units
+    index_entries: int = 0  # what FFmpeg's index will hold: samples, or chunks if fixed-size
+    sync_samples: int = 0  # key frames: the stss count, or every sample when there is no stss
 
 
 @dataclass(slots=True)
@@ -146,42 +177,74 @@ class Movie:
     fragmented: bool = False
 
 
-def read_movie(f: BinaryIO | mmap.mmap, file_size: int, what: str = "video file") -> Movie:
+def read_movie(data: mmap.mmap, file_size: int, what: str = "video file") -> Movie:
     """Walk an MP4/MOV: tiling, one `moov`, and sample extents inside `mdat`. Raises MediaError."""
-    boxes = top_level_boxes(f, file_size, what)
-    moovs = [b for b in boxes if b.type == b"moov"]
-    if not moovs:
+    moov: Box | None = None
+    ftyp: Box | None = None
+    mdats: list[tuple[int, int]] = []
+    fragments: list[Box] = []
+    for top in top_level_boxes(data, file_size, what):
+        if top.type == b"moov":
+            if moov is not None:
+                raise MediaError(
+                    ProblemCode.CORRUPT, f"The {what} has several indexes; expected one."
+                )
+            moov = top
+        elif top.type == b"ftyp" and ftyp is None:
+            ftyp = top
+        elif top.type == b"mdat":
+            mdats.append((top.body, top.end))
+        elif top.type == b"moof":
+            fragments.append(top)
+    if moov is None:
         raise MediaError(
             ProblemCode.TRUNCATED,
             f"The {what} has no index ('moov' box); the recording or upload was probably "
             "interrupted before it finished.",
         )
-    if len(moovs) > 1:
-        raise MediaError(ProblemCode.CORRUPT, f"The {what} has {len(moovs)} indexes; expected one.")
-    brand = b""
-    ftyp = next((b for b in boxes if b.type == b"ftyp"), None)
-    if ftyp is not None and ftyp.size >= 12:
-        f.seek(ftyp.body)
-        brand = f.read(4)
-    moov = moovs[0]
-    f.seek(moov.start)
-    buf = f.read(moov.size)
-    mdats = [(b.body, b.end) for b in boxes if b.type == b"mdat"]
+    brand = bytes(data[ftyp.body : ftyp.body + 4]) if ftyp is not None and ftyp.size >= 12 else b""
     movie = Movie(brand=brand, timescale=0, duration=0)
-    root = Box(b"moov", 0, moov.header_size, moov.size)
-    for box in child_boxes(buf, root.body, root.end, what):
-        if box.type == b"mvhd":
-            movie.timescale, movie.duration = _timescale_duration(buf, box)
-        elif box.type == b"mvex":
-            movie.fragmented = True
-        elif box.type == b"trak":
-            movie.tracks.append(_read_track(buf, box, mdats, what))
+    budget = index_budget(what)
+    with memoryview(data) as view:
+        buf = view[moov.start : moov.end]
+        try:
+            root = Box(b"moov", 0, moov.header_size, moov.size)
+            for box in child_boxes(buf, root.body, root.end, what, budget):
+                if box.type == b"mvhd":
+                    movie.timescale, movie.duration = _timescale_duration(buf, box)
+                elif box.type == b"mvex":
+                    movie.fragmented = True
+                elif box.type == b"trak":
+                    movie.tracks.append(_read_track(buf, box, mdats, what, budget))
+            samples = sum(t.index_entries for t in movie.tracks)
+            if fragments:
+                samples += _fragment_samples(view, fragments, what, budget)
+        finally:
+            buf.release()
+    if samples > MAX_SAMPLES:
+        raise too_many(what, samples, f"samples in its index (at most {MAX_SAMPLES:,} are read)")
     if movie.timescale <= 0:
         raise MediaError(ProblemCode.CORRUPT, f"The {what} index has no valid time scale.")
     return movie
 
 
-def _timescale_duration(buf: bytes, box: Box) -> tuple[int, int]:
+def _fragment_samples(view: memoryview, fragments: list[Box], what: str, budget: Budget) -> int:
+    """Samples the fragments (`moof` → `traf` → `trun`) add to FFmpeg's index. A `trun` can
+    promise millions of samples in a dozen bytes, so the total is capped before FFmpeg reads it."""
+    total = 0
+    for moof in fragments:
+        for traf in child_boxes(view, moof.body, moof.end, what, budget):
+            if traf.type != b"traf":
+                continue
+            for trun in child_boxes(view, traf.body, traf.end, what, budget):
+                if trun.type == b"trun" and trun.size >= trun.header_size + 8:
+                    total += _U32.unpack_from(view, trun.body + 4)[0]
+                    if total > MAX_SAMPLES:
+                        return total
+    return total
+
+
+def _timescale_duration(buf: Buffer, box: Box) -> tuple[int, int]:
     """Timescale and duration of an mvhd/mdhd box (the layout is shared)."""
     version = buf[box.body]
     if version == 1:
@@ -189,27 +252,36 @@ def _timescale_duration(buf: bytes, box: Box) -> tuple[int, int]:
     return _U32.unpack_from(buf, box.body + 12)[0], _U32.unpack_from(buf, box.body + 16)[0]
 
 
-def _read_track(buf: bytes, trak: Box, mdats: list[tuple[int, int]], what: str) -> Track:
+def _read_track(
+    buf: Buffer, trak: Box, mdats: list[tuple[int, int]], what: str, budget: Budget
+) -> Track:
     track = Track()
     try:
-        tkhd = find(buf, trak, b"tkhd", what=what)
-        if tkhd is not None:
+        kids = {b.type: b for b in child_boxes(buf, trak.body, trak.end, what, budget)}
+        if (tkhd := kids.get(b"tkhd")) is not None:
             _read_tkhd(buf, tkhd, track)
-        hdlr = find(buf, trak, b"mdia", b"hdlr", what=what)
-        if hdlr is not None:
-            track.handler = buf[hdlr.body + 8 : hdlr.body + 12]
-        mdhd = find(buf, trak, b"mdia", b"mdhd", what=what)
-        if mdhd is not None:
+        if (edts := kids.get(b"edts")) is not None:
+            elst = find(buf, edts, b"elst", what=what, budget=budget)
+            if elst is not None and (edits := _count(buf, elst)) > MAX_EDITS:
+                raise too_many(what, edits, "entries in a track's edit list")
+        mdia = kids.get(b"mdia")
+        if mdia is None:
+            return track
+        parts = {b.type: b for b in child_boxes(buf, mdia.body, mdia.end, what, budget)}
+        if (hdlr := parts.get(b"hdlr")) is not None:
+            track.handler = bytes(buf[hdlr.body + 8 : hdlr.body + 12])
+        if (mdhd := parts.get(b"mdhd")) is not None:
             track.timescale, track.duration = _timescale_duration(buf, mdhd)
-        stbl = find(buf, trak, b"mdia", b"minf", b"stbl", what=what)
+        minf = parts.get(b"minf")
+        stbl = find(buf, minf, b"stbl", what=what, budget=budget) if minf is not None else None
         if stbl is not None:
-            _check_samples(buf, stbl, track, mdats, what)
+            _check_samples(buf, stbl, track, mdats, what, budget)
     except struct.error:
         raise _damaged(what, "a track header is shorter than its format requires") from None
     return track
 
 
-def _read_tkhd(buf: bytes, box: Box, track: Track) -> None:
+def _read_tkhd(buf: Buffer, box: Box, track: Track) -> None:
     matrix_at = box.body + (52 if buf[box.body] == 1 else 40)
     a, b, _u, c, d = struct.unpack_from(">5i", buf, matrix_at)
     w, h = struct.unpack_from(">2I", buf, matrix_at + 36)
@@ -220,7 +292,7 @@ def _read_tkhd(buf: bytes, box: Box, track: Track) -> None:
     track.mirrored = a * d - b * c < 0
 
 
-def _table(buf: bytes, box: Box | None, typecode: str, offset: int, count: int) -> array[int]:
+def _table(buf: Buffer, box: Box | None, typecode: str, offset: int, count: int) -> array[int]:
     values: array[int] = array(typecode)
     if box is None:
         return values
@@ -234,36 +306,65 @@ def _table(buf: bytes, box: Box | None, typecode: str, offset: int, count: int) 
     return values
 
 
-def _count(buf: bytes, box: Box | None, at: int = 4) -> int:
+def _count(buf: Buffer, box: Box | None, at: int = 4) -> int:
     return 0 if box is None else _U32.unpack_from(buf, box.body + at)[0]
 
 
 def _check_samples(
-    buf: bytes, stbl: Box, track: Track, mdats: list[tuple[int, int]], what: str
+    buf: Buffer,
+    stbl: Box,
+    track: Track,
+    mdats: list[tuple[int, int]],
+    what: str,
+    budget: Budget,
 ) -> None:
-    kids = {b.type: b for b in child_boxes(buf, stbl.body, stbl.end, what)}
-    stts = kids.get(b"stts")
-    deltas = _table(buf, stts, "I", 8, 2 * _count(buf, stts))
+    kids = {b.type: b for b in child_boxes(buf, stbl.body, stbl.end, what, budget)}
+    stts, stsz, stsc = kids.get(b"stts"), kids.get(b"stsz"), kids.get(b"stsc")
+    chunk_table = kids.get(b"co64") or kids.get(b"stco")
+    # Every count is checked before a table is read: the tables' lengths are the uploader's to
+    # choose, up to the size of the file.
+    sizes_listed = _count(buf, stsz, 8) if stsz is not None else _count(buf, kids.get(b"stz2"), 8)
+    chunks, runs_listed, times_listed = (
+        _count(buf, chunk_table),
+        _count(buf, stsc),
+        _count(buf, stts),
+    )
+    fixed = _U32.unpack_from(buf, stsz.body + 4)[0] if stsz is not None else 0
+    track.index_entries = chunks if fixed else sizes_listed
+    if track.index_entries > MAX_SAMPLES:
+        raise too_many(what, track.index_entries, "samples in a track's index")
+    samples = sizes_listed if stsz is not None or b"stz2" in kids else None
+    for kind, listed in (
+        ("times", times_listed),
+        ("chunks", chunks),
+        ("composition offsets", _count(buf, kids.get(b"ctts"))),
+        ("key frames", _count(buf, kids.get(b"stss"))),
+    ):
+        if samples is not None and listed > max(samples, 1):
+            raise _inconsistent(what, f"{listed:,} sample {kind} for {samples:,} samples")
+    if samples is None and times_listed > MAX_SAMPLES:
+        raise too_many(what, times_listed, "entries in a track's time table")
+    if runs_listed > max(chunks, 1):
+        raise _inconsistent(what, f"{runs_listed:,} chunk runs for {chunks:,} chunks")
+    deltas = _table(buf, stts, "I", 8, 2 * times_listed)
     track.sample_count = sum(deltas[0::2])
+    stss = kids.get(b"stss")
+    track.sync_samples = _count(buf, stss) if stss is not None else track.sample_count
     track.sample_duration = sum(n * d for n, d in zip(deltas[0::2], deltas[1::2], strict=True))
-    stsz = kids.get(b"stsz")
     if stsz is None:
         return  # fragmented files (or stz2) keep sizes elsewhere; the packet walk measures them
-    fixed, count = _U32.unpack_from(buf, stsz.body + 4)[0], _count(buf, stsz, 8)
-    if stts is not None and count != track.sample_count:
-        raise MediaError(
-            ProblemCode.CORRUPT,
-            f"The {what} index is inconsistent: {count} sample sizes for "
-            f"{track.sample_count} sample times.",
+    if stts is not None and sizes_listed != track.sample_count:
+        raise _inconsistent(
+            what, f"{sizes_listed} sample sizes for {track.sample_count} sample times"
         )
-    sizes = _table(buf, stsz, "I", 12, 0 if fixed else count)
-    if (co64 := kids.get(b"co64")) is not None:
-        offsets = _table(buf, co64, "Q", 8, _count(buf, co64))
-    else:
-        offsets = _table(buf, kids.get(b"stco"), "I", 8, _count(buf, kids.get(b"stco")))
-    stsc = kids.get(b"stsc")
-    runs = _table(buf, stsc, "I", 8, 3 * _count(buf, stsc))
-    _check_chunks(offsets, runs, fixed, count, sizes, mdats, what)
+    sizes = _table(buf, stsz, "I", 12, 0 if fixed else sizes_listed)
+    offsets = _table(buf, chunk_table, "Q" if b"co64" in kids else "I", 8, chunks)
+    runs = _table(buf, stsc, "I", 8, 3 * runs_listed)
+    _check_chunks(offsets, runs, fixed, sizes_listed, sizes, mdats, what)
+
+
+def _inconsistent(what: str, detail: str) -> MediaError:
+    return MediaError(ProblemCode.CORRUPT, f"The {what} index is inconsistent: {detail}.")
 
 
 def _check_chunks(
@@ -311,20 +412,26 @@ class Item:
     extents: tuple[tuple[int, int], ...]  # (absolute offset, length)
 
 
-def is_full_meta(buf: bytes, meta: Box) -> bool:
+def is_full_meta(buf: Buffer, meta: Box) -> bool:
     """ISO `meta` boxes carry version/flags before their children; QuickTime ones don't."""
     return buf[meta.body + 4 : meta.body + 8] != b"hdlr"
 
 
-def read_items(buf: bytes, meta: Box, base: int, what: str) -> list[Item]:
-    """Items of an ISO `meta` box (HEIF). `base` is the file offset of `buf[0]`."""
+def read_items(buf: Buffer, meta: Box, base: int, what: str) -> list[Item]:
+    """Items of an ISO `meta` box (HEIF). `base` is the file offset of `buf[0]`. At most
+    `MAX_HEIF_ITEMS` items and extents, and `MAX_INDEX_BOXES` boxes, are read."""
+    budget = index_budget(what)
     body = meta.body + (4 if is_full_meta(buf, meta) else 0)
-    kids = {b.type: b for b in child_boxes(buf, body, meta.end, what)}
+    kids = {b.type: b for b in child_boxes(buf, body, meta.end, what, budget)}
+    for container in (b"iprp", b"iref", b"dinf"):
+        # libheif reads these too: their boxes count against the same cap.
+        if (box := kids.get(container)) is not None:
+            _count_boxes(buf, box, what, budget)
     types: dict[int, tuple[bytes, str]] = {}
     iinf = kids.get(b"iinf")
     if iinf is not None:
         start = iinf.body + (6 if buf[iinf.body] == 0 else 8)
-        for infe in child_boxes(buf, start, iinf.end, what):
+        for infe in child_boxes(buf, start, iinf.end, what, budget):
             if infe.type != b"infe" or buf[infe.body] < 2:
                 continue
             at = infe.body + 4
@@ -332,8 +439,8 @@ def read_items(buf: bytes, meta: Box, base: int, what: str) -> list[Item]:
                 item_id, at = struct.unpack_from(">H", buf, at)[0], at + 2
             else:
                 item_id, at = _U32.unpack_from(buf, at)[0], at + 4
-            kind = buf[at + 2 : at + 6]
-            strings = buf[at + 6 : infe.end].split(b"\0")
+            kind = bytes(buf[at + 2 : at + 6])
+            strings = bytes(buf[at + 6 : infe.end]).split(b"\0")
             content = strings[1].decode("utf-8", "replace") if len(strings) > 1 else ""
             types[item_id] = (kind, content if kind == b"mime" else "")
     idat = kids.get(b"idat")
@@ -342,12 +449,19 @@ def read_items(buf: bytes, meta: Box, base: int, what: str) -> list[Item]:
         return []
     return [
         Item(item_id, *types.get(item_id, (b"", "")), extents)
-        for item_id, extents in _read_iloc(buf, iloc, base, idat)
+        for item_id, extents in _read_iloc(buf, iloc, base, idat, what)
     ]
 
 
+def _count_boxes(buf: Buffer, parent: Box, what: str, budget: Budget) -> None:
+    """Visit every box below `parent` (containers of item properties and references)."""
+    for child in child_boxes(buf, parent.body, parent.end, what, budget):
+        if child.type in {b"ipco", b"iprp"}:
+            _count_boxes(buf, child, what, budget)
+
+
 def _read_iloc(
-    buf: bytes, iloc: Box, base: int, idat: Box | None
+    buf: Buffer, iloc: Box, base: int, idat: Box | None, what: str
 ) -> Iterator[tuple[int, tuple[tuple[int, int], ...]]]:
     version = buf[iloc.body]
     at = iloc.body + 4
@@ -362,13 +476,19 @@ def _read_iloc(
         return value
 
     count = read(2 if version < 2 else 4)
+    # An extent can take no bytes at all (offset and length sizes of zero), so the box's own size
+    # doesn't bound the loop: the counts do.
+    budget = Budget(MAX_HEIF_ITEMS, what, "items and item pieces")
+    budget.take(count)
     for _ in range(count):
         item_id = read(2 if version < 2 else 4)
         method = read(2) & 15 if version else 0
         read(2)  # data_reference_index
         base_offset = read(base_size)
         extents = []
-        for _ in range(read(2)):
+        pieces = read(2)
+        budget.take(pieces)
+        for _ in range(pieces):
             read(index_size)
             offset, length = base_offset + read(offset_size), read(length_size)
             if method == 1 and idat is not None:

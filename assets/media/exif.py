@@ -5,13 +5,15 @@ it in place, without changing its length, means no container offset anywhere nee
 pixel is touched. Removed: the GPS IFD (its pointer entry is deleted and its bytes zeroed),
 make/model, serial numbers, owner name, lens identity and the maker note (vendor data that
 usually carries the body serial). Kept: everything else, notably the orientation tag, which the
-face check needs to see the person upright.
+face check needs to see the person upright. A block too damaged to edit is replaced by a minimal
+one that holds the orientation alone (`minimal`), so that the picture still shows upright.
 """
 
 from __future__ import annotations
 
 import struct
 
+ORIENTATION = 0x0112
 GPS_IFD = 0x8825
 EXIF_IFD = 0x8769
 # IFD0/IFD1: Make, Model, HostComputer, DNG UniqueCameraModel, CameraSerialNumber (DNG).
@@ -34,6 +36,34 @@ def scrub_tiff(buf: bytearray, start: int, end: int) -> None:
 def blank(buf: bytearray, start: int, end: int) -> None:
     """Fallback for a block that can't be parsed: zero it (readers then ignore it)."""
     buf[start:end] = bytes(end - start)
+
+
+def orientation(buf: bytes | bytearray, start: int, end: int) -> int | None:
+    """The orientation tag of IFD0, read as leniently as a viewer would (only IFD0's own entries
+    need to be intact), or None."""
+    try:
+        reader = _Scrubber(bytearray(buf[start:end]), 0, end - start)
+        ifd = reader._unpack("I", 4)
+        count = reader._unpack("H", ifd)
+        for i in range(min(count, (end - start) // 12)):
+            entry = ifd + 2 + 12 * i
+            if reader._unpack("H", entry) == ORIENTATION and reader._unpack("H", entry + 2) == 3:
+                value = reader._unpack("H", entry + 8)
+                return value if 1 <= value <= 8 else None
+    except ExifError:
+        return None
+    return None
+
+
+def minimal(value: int, length: int) -> bytes:
+    """A TIFF block holding only the orientation `value`, zero-padded to `length` bytes (at least
+    26); offsets count from its start, as in the block it replaces."""
+    block = b"II*\0" + struct.pack("<IH", 8, 1) + struct.pack("<HHIHH", ORIENTATION, 3, 1, value, 0)
+    block += struct.pack("<I", 0)  # no next IFD
+    return block + bytes(length - len(block))
+
+
+MINIMAL_LENGTH = 26
 
 
 class _Scrubber:
@@ -61,9 +91,14 @@ class _Scrubber:
 
     def run(self) -> None:
         ifd = self._unpack("I", 4)
-        # IFD0 (the picture) then IFD1 (the thumbnail) through the "next IFD" links.
+        # IFD0 (the picture) then IFD1 (the thumbnail) through the "next IFD" links. A link back
+        # to an IFD already scrubbed ends the chain: it is cut (set to 0), so that the block left
+        # behind is well formed, and nothing was skipped.
         while ifd and len(self.seen) < 8:
-            ifd = self._scrub_ifd(ifd, _DEVICE_TAGS)
+            ifd, link = self._scrub_ifd(ifd, _DEVICE_TAGS)
+            if ifd in self.seen:
+                self.buf[self.start + link : self.start + link + 4] = bytes(4)
+                return
 
     def _value(self, entry: int) -> tuple[int, int, int]:
         """(tag, byte length of the value, offset of out-of-line data or -1 if inline)."""
@@ -75,8 +110,9 @@ class _Scrubber:
         length = _TYPE_SIZES.get(kind, 1) * count
         return tag, length, self._unpack("I", entry + 8) if length > 4 else -1
 
-    def _scrub_ifd(self, ifd: int, drop: frozenset[int]) -> int:
-        """Delete the `drop` entries of one IFD; returns the next IFD's offset (0 if none)."""
+    def _scrub_ifd(self, ifd: int, drop: frozenset[int]) -> tuple[int, int]:
+        """Delete the `drop` entries of one IFD; returns the next IFD's offset (0 if none) and
+        where that link now is."""
         if ifd in self.seen:
             raise ExifError("IFD loop")
         self.seen.add(ifd)
@@ -89,7 +125,7 @@ class _Scrubber:
             entry = first + 12 * i
             tag, length, data_at = self._value(entry)
             if tag == EXIF_IFD and tag not in drop:
-                self._scrub_ifd(self._unpack("I", entry + 8), _EXIF_TAGS)
+                self._scrub_ifd(self._unpack("I", entry + 8), _EXIF_TAGS)  # its link is unused
             if tag in drop:
                 if tag == GPS_IFD:
                     self._wipe_ifd(self._unpack("I", entry + 8))
@@ -99,7 +135,7 @@ class _Scrubber:
             lo = self.start + entry
             kept.append(bytes(self.buf[lo : lo + 12]))
         if len(kept) == count:
-            return next_ifd
+            return next_ifd, next_at
         # Compact the entries; the next-IFD link moves up and the freed tail is zeroed. Values
         # stored elsewhere keep their offsets, so nothing else moves.
         pos = self.start + ifd
@@ -107,7 +143,7 @@ class _Scrubber:
         body = b"".join(kept) + struct.pack(self.order + "I", next_ifd)
         self.buf[pos + 2 : pos + 2 + len(body)] = body
         self._zero(ifd + 2 + len(body), 12 * (count - len(kept)))
-        return next_ifd
+        return next_ifd, ifd + 2 + 12 * len(kept)
 
     def _wipe_ifd(self, ifd: int) -> None:
         """Zero an IFD and every value it points to (used for the GPS IFD)."""

@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from assets.media.av_probe import QUICK_OPEN
 from assets.media.facts import MediaFacts, Problem, ProblemCode
+from assets.media.pixels import decoded_picture
 
 MODEL = Path(__file__).parent / "models" / "face_detection_full_range_sparse.tflite"
 logger = logging.getLogger(__name__)
@@ -59,14 +58,24 @@ class Face:
 
 
 def face_warnings(
-    path: Path, facts: MediaFacts, *, rules: FaceRules | None = None
+    path: Path,
+    facts: MediaFacts,
+    *,
+    rules: FaceRules | None = None,
+    picture: Image.Image | None = None,
 ) -> list[Problem]:
-    """Warnings about the face in an image, or in one frame of a video. Never raises."""
+    """Warnings about the face in an image, or in one frame of a video. Never raises.
+
+    `picture` is the upright picture `assets.media.pixels.decoded_picture` returned, when the
+    caller has already decoded it (the worker does, before the upstream call); otherwise it is
+    decoded here, and a file that can't be decoded is one more reason for a warning.
+    """
     rules = rules or FaceRules()
     if facts.kind not in {"image", "video"}:
         return []
     try:
-        picture = upright_picture(path, facts, rules.detect_side_px)
+        if picture is None:
+            picture = decoded_picture(path, facts, rules.detect_side_px)
         faces = detect(picture, rules)
     except Exception as exc:  # the check must never stand in the way of an upload
         logger.warning("the face pre-check could not run on %s", path.name, exc_info=True)
@@ -79,48 +88,6 @@ def face_warnings(
             )
         ]
     return judge(faces, picture.size, rules)
-
-
-def upright_picture(path: Path, facts: MediaFacts, side: int) -> Image.Image:
-    """The picture as a person sees it (rotation applied), RGB, at most `side` px long."""
-    if facts.kind == "video":
-        image = _video_frame(path, facts, side)
-    else:
-        with Image.open(path) as im:
-            if facts.format == "JPEG":
-                im.draft("RGB", (side, side))  # DCT-domain downscale: ~10× cheaper than full
-            # Other formats decode in full; HEIC is the costly one (~0.9 s, ~100 MB for 12 MP).
-            image = ImageOps.exif_transpose(im).convert("RGB")
-    image.thumbnail((side, side))
-    return image
-
-
-def _video_frame(path: Path, facts: MediaFacts, side: int) -> Image.Image:
-    """The key frame at or before one second in (past fade-ins), at most `side` px long, turned
-    upright by the track's rotation.
-
-    Only key frames are decoded, so this is one picture: ~15 ms for 1080p H.264, where decoding
-    every frame up to the second took ~170 ms. Phones put a key frame at least every second or
-    two; a file with longer gaps is checked on an earlier frame. The quick open skips FFmpeg's
-    stream probe, which would decode frames of its own (~10 ms).
-    """
-    at = min(1.0, (facts.duration_s or 0.0) / 2)
-    with av.open(str(path), options=QUICK_OPEN) as container:
-        stream = container.streams.video[0]
-        stream.codec_context.skip_frame = "NONKEY"
-        if stream.time_base:
-            container.seek(int(at / stream.time_base), stream=stream, backward=True)
-        frame = next(container.decode(stream), None)
-        if frame is None:
-            raise ValueError("no frame to check")
-        scale = min(1.0, side / max(frame.width, frame.height))
-        # Scaled while converting to RGB: cheaper than converting 2 megapixels, then shrinking.
-        image = frame.to_image(
-            width=max(1, round(frame.width * scale)), height=max(1, round(frame.height * scale))
-        )
-    turns = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180}
-    turns[270] = Image.Transpose.ROTATE_90  # PIL's ROTATE_n turns counter-clockwise
-    return image.transpose(turns[facts.rotation]) if facts.rotation in turns else image
 
 
 _lock = threading.Lock()

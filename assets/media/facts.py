@@ -67,6 +67,19 @@ class MediaError(Exception):
         self.problem = Problem(code, message)
 
 
+# (clockwise turn, mirrored) -> EXIF orientation; probe.py reads it the other way.
+_EXIF_ORIENTATION = {
+    (0, False): 1,
+    (0, True): 2,
+    (180, False): 3,
+    (180, True): 4,
+    (270, True): 5,
+    (90, False): 6,
+    (90, True): 7,
+    (270, False): 8,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class MediaFacts:
     """What the probe measured. Width and height are as displayed, i.e. after rotation.
@@ -92,6 +105,7 @@ class MediaFacts:
     declared_duration_s: float | None = None
     fps: float | None = None
     frame_count: int | None = None
+    key_frames: int | None = None  # video: key frames the index lists (each decoded by pixels.py)
     animated: bool = False
     codec: str | None = None
     has_audio: bool = False
@@ -100,6 +114,11 @@ class MediaFacts:
     trailing_bytes: int = 0
     embedded: tuple[str, ...] = ()
     decoded: bool = False  # whether an integrity decode ran (it is skipped for bombs)
+
+    @property
+    def orientation(self) -> int:
+        """The EXIF orientation (1–8) that gives `rotation` and `mirrored`."""
+        return _EXIF_ORIENTATION.get((self.rotation, self.mirrored), 1)
 
     @property
     def pixels(self) -> int | None:

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assets.media import boxes, exif
+from assets.media.bounds import MAX_PNG_CHUNKS, MAX_RIFF_CHUNKS, Budget
 from assets.media.facts import MediaError
 from assets.media.layout import JPEG_MARKER, Buffer, jpeg_end
 from assets.media.sniff import FORMATS, sniff_mime
@@ -45,9 +46,14 @@ class MetadataError(ValueError):
     """The file can't be scrubbed safely; don't forward it."""
 
 
-def strip_location_metadata(path: Path) -> bool:
+def strip_location_metadata(path: Path, *, orientation: int | None = None) -> bool:
     """Remove location and device metadata from the file at `path`, in place (see the module
     doc). Returns whether its bytes changed.
+
+    `orientation` is the EXIF orientation the probe saw (`MediaFacts.orientation`): an EXIF
+    block too damaged to edit is replaced by one holding that orientation alone, so the stored
+    copy shows the picture as it was checked. Without it, the orientation is read from the
+    block's first IFD as leniently as viewers do.
 
     Raises MetadataError when the file can't be scrubbed safely; a JPEG, PNG or WebP is then
     left as it was.
@@ -67,11 +73,11 @@ def strip_location_metadata(path: Path) -> bool:
             mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as data,
         ):
             if fmt == "JPEG":
-                pieces = _jpeg_pieces(data, size)
+                pieces = _jpeg_pieces(data, size, orientation)
             elif fmt == "PNG":
-                pieces = _png_pieces(data, size)
+                pieces = _png_pieces(data, size, orientation)
             else:
-                pieces = _webp_pieces(data, size)
+                pieces = _webp_pieces(data, size, orientation)
             if pieces.unchanged(size):
                 return False
             _rewrite(path, data, pieces)
@@ -130,17 +136,24 @@ _XMP_JPEG = b"http://ns.adobe.com/xap/1.0/\0"
 _XMP_EXT_JPEG = b"http://ns.adobe.com/xmp/extension/\0"
 
 
-def _scrubbed_exif(payload: bytes, tiff_at: int) -> bytes:
-    """`payload` with its TIFF block (from `tiff_at`) scrubbed, or blanked if unparsable."""
+def _scrubbed_exif(payload: bytes, tiff_at: int, orientation: int | None) -> bytes:
+    """`payload` with its TIFF block (from `tiff_at`) scrubbed. A block too damaged to edit is
+    replaced by one holding only its orientation (the probe read it, so the facts, the face
+    check and the forwarded picture must keep agreeing), or blanked if even that is unreadable.
+    The size never changes."""
     buf = bytearray(payload)
     try:
         exif.scrub_tiff(buf, tiff_at, len(buf))
     except exif.ExifError:
-        exif.blank(buf, tiff_at, len(buf))
+        turn = orientation or exif.orientation(payload, tiff_at, len(payload))
+        if turn is not None and turn != 1 and len(buf) - tiff_at >= exif.MINIMAL_LENGTH:
+            buf[tiff_at:] = exif.minimal(turn, len(buf) - tiff_at)
+        else:
+            exif.blank(buf, tiff_at, len(buf))
     return bytes(buf)
 
 
-def _jpeg_pieces(data: Buffer, size: int) -> _Pieces:
+def _jpeg_pieces(data: Buffer, size: int, orientation: int | None) -> _Pieces:
     end = jpeg_end(data, size)  # validates the structure; everything after it is dropped
     pieces = _Pieces()
     pieces.keep(0, 2)
@@ -165,7 +178,7 @@ def _jpeg_pieces(data: Buffer, size: int) -> _Pieces:
             continue
         body = bytes(data[pos + 4 : segment_end])
         if marker == 0xE1 and body.startswith(b"Exif\0\0"):
-            scrubbed = _scrubbed_exif(body, 6)
+            scrubbed = _scrubbed_exif(body, 6, orientation)
             if scrubbed == body:
                 pieces.keep(pos, segment_end)
             else:
@@ -190,11 +203,13 @@ _PNG_DROP_TEXT = (
 _PNG_KEYWORD_PEEK = max(len(keyword) for keyword in _PNG_DROP_TEXT)
 
 
-def _png_pieces(data: Buffer, size: int) -> _Pieces:
+def _png_pieces(data: Buffer, size: int, orientation: int | None) -> _Pieces:
     pieces = _Pieces()
     pieces.keep(0, 8)
     pos = 8
+    budget = Budget(MAX_PNG_CHUNKS, "PNG image", "chunks")
     while pos + 12 <= size:
+        budget.take()
         length, kind = struct.unpack_from(">I4s", data, pos)
         chunk_end = pos + 12 + length
         keyword = bytes(data[pos + 8 : pos + 8 + min(length, _PNG_KEYWORD_PEEK)])
@@ -202,7 +217,7 @@ def _png_pieces(data: Buffer, size: int) -> _Pieces:
             pass
         elif kind == b"eXIf":
             body = bytes(data[pos + 8 : pos + 8 + length])
-            scrubbed = _scrubbed_exif(body, 0)
+            scrubbed = _scrubbed_exif(body, 0, orientation)
             if scrubbed == body:
                 pieces.keep(pos, chunk_end)
             else:
@@ -216,13 +231,15 @@ def _png_pieces(data: Buffer, size: int) -> _Pieces:
     return pieces
 
 
-def _webp_pieces(data: Buffer, size: int) -> _Pieces:
+def _webp_pieces(data: Buffer, size: int, orientation: int | None) -> _Pieces:
     (riff_size,) = struct.unpack_from("<I", data, 4)
     end = min(size, 8 + riff_size)
     chunks = _Pieces()
     length_out = 4  # "WEBP"
     pos = 12
+    budget = Budget(MAX_RIFF_CHUNKS, "WebP image", "chunks")
     while pos + 8 <= end:
+        budget.take()
         kind, length = struct.unpack_from("<4sI", data, pos)
         chunk_end = pos + 8 + length + (length & 1)
         if kind == b"XMP ":
@@ -230,7 +247,7 @@ def _webp_pieces(data: Buffer, size: int) -> _Pieces:
             continue
         if kind == b"EXIF":
             body = bytes(data[pos + 8 : pos + 8 + length])
-            scrubbed = _scrubbed_exif(body, 6 if body.startswith(b"Exif\0\0") else 0)
+            scrubbed = _scrubbed_exif(body, 6 if body.startswith(b"Exif\0\0") else 0, orientation)
             if scrubbed == body:
                 chunks.keep(pos, chunk_end)
             else:
@@ -284,39 +301,46 @@ def _free(data: mmap.mmap, box: boxes.Box) -> None:
 
 
 def _strip_moov(data: mmap.mmap, moov: boxes.Box, what: str) -> bool:
-    buf = data[moov.start : moov.end]
-    local = boxes.Box(moov.type, 0, moov.header_size, moov.size)
-    targets = _targets(buf, local, what)
+    budget = boxes.index_budget(what)
+    with memoryview(data) as view:
+        buf = view[moov.start : moov.end]
+        try:
+            local = boxes.Box(moov.type, 0, moov.header_size, moov.size)
+            targets = _targets(buf, local, what, budget)
+        finally:
+            buf.release()
     for t in targets:
         _free(data, boxes.Box(t.type, moov.start + t.start, t.header_size, t.size))
     return bool(targets)
 
 
-def _targets(buf: bytes, parent: boxes.Box, what: str) -> list[boxes.Box]:
+def _targets(buf: memoryview, parent: boxes.Box, what: str, budget: Budget) -> list[boxes.Box]:
     """Boxes below `parent` (offsets relative to `buf`) that must become `free`."""
     found: list[boxes.Box] = []
-    for child in boxes.child_boxes(buf, parent.body, parent.end, what):
+    for child in boxes.child_boxes(buf, parent.body, parent.end, what, budget):
         xmp = child.type == b"uuid" and buf[child.body : child.body + 16] == _XMP_UUID
         if (
             child.type in _ISO_DROP
             or xmp
-            or (child.type == b"meta" and _meta_identifies(buf, child, what))
+            or (child.type == b"meta" and _meta_identifies(buf, child, what, budget))
         ):
             found.append(child)
         elif child.type in _ISO_DESCEND:
-            found.extend(_targets(buf, child, what))
+            found.extend(_targets(buf, child, what, budget))
     return found
 
 
-def _meta_identifies(buf: bytes, meta: boxes.Box, what: str) -> bool:
+def _meta_identifies(buf: memoryview, meta: boxes.Box, what: str, budget: Budget) -> bool:
     """Whether a `meta` box holds a location or device entry (QuickTime keys or iTunes ilst)."""
     body = meta.body + (4 if boxes.is_full_meta(buf, meta) else 0)
-    for child in boxes.child_boxes(buf, body, meta.end, what):
-        content = buf[child.body : child.end].lower()
-        if child.type == b"keys" and any(word in content for word in _KEY_WORDS):
-            return True
+    for child in boxes.child_boxes(buf, body, meta.end, what, budget):
+        if child.type == b"keys":
+            content = bytes(buf[child.body : child.end]).lower()
+            if any(word in content for word in _KEY_WORDS):
+                return True
         if child.type == b"ilst" and any(
-            item.type in _ISO_DROP for item in boxes.child_boxes(buf, child.body, child.end, what)
+            item.type in _ISO_DROP
+            for item in boxes.child_boxes(buf, child.body, child.end, what, budget)
         ):
             return True
     return False
@@ -330,10 +354,15 @@ _XMP_END = b'<?xpacket end="w"?>'
 
 
 def _strip_heif_items(data: mmap.mmap, meta: boxes.Box, what: str) -> bool:
-    buf = data[meta.start : meta.end]
-    local = boxes.Box(meta.type, 0, meta.header_size, meta.size)
+    with memoryview(data) as view:
+        buf = view[meta.start : meta.end]
+        try:
+            local = boxes.Box(meta.type, 0, meta.header_size, meta.size)
+            items = boxes.read_items(buf, local, meta.start, what)
+        finally:
+            buf.release()
     changed = False
-    for item in boxes.read_items(buf, local, meta.start, what):
+    for item in items:
         if item.type == b"Exif":
             changed |= _edit_extents(data, item.extents, _scrub_heif_exif)
         elif item.type == b"mime" and ("xmp" in item.content_type or "rdf" in item.content_type):
@@ -342,9 +371,11 @@ def _strip_heif_items(data: mmap.mmap, meta: boxes.Box, what: str) -> bool:
 
 
 def _scrub_heif_exif(payload: bytes) -> bytes:
-    # A HEIF Exif item starts with a 4-byte offset from its end to the TIFF header.
+    # A HEIF Exif item starts with a 4-byte offset from its end to the TIFF header. The picture
+    # turns by the container's own rotation (libheif applies it), not by this block's value,
+    # so the value kept in a damaged block is the one it held.
     (skip,) = struct.unpack_from(">I", payload, 0)
-    return _scrubbed_exif(payload, 4 + skip)
+    return _scrubbed_exif(payload, 4 + skip, None)
 
 
 def _empty_xmp(payload: bytes) -> bytes:

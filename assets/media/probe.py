@@ -1,8 +1,11 @@
 """Measure a media file without trusting it: `probe(path) -> MediaFacts` or `MediaError`.
 
 Order of work, cheapest first, so hostile files cost little: size, the content's signature
-against the allow-list, the format's own structure (where it ends, what hides after it), lazy header parse,
-decompression-bomb check on the declared pixel count, and only then one integrity decode.
+against the allow-list, the format's own structure (where it ends, what hides after it, with the
+caps of `bounds`), lazy header parse, decompression-bomb check on the declared pixel count, and
+only then one integrity decode, when its memory fits the web worker (`bounds.WEB_DECODE_BYTES`);
+a picture too large for that, and every HEIC, is decoded by the worker before the upstream call
+(`assets.media.pixels`).
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import logging
 import mmap
 import struct
-import warnings
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -18,11 +20,13 @@ import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
 from assets.media import av_probe, boxes, layout
+from assets.media.bounds import WEB_DECODE_BYTES
 from assets.media.facts import MediaError, MediaFacts, ProblemCode
 from assets.media.limits import MediaLimits
 from assets.media.sniff import FORMATS, describe, display_name, scan_foreign, sniff_mime
 
 pillow_heif.register_heif_opener()
+Image.init()
 logger = logging.getLogger(__name__)
 
 # Our format name -> the Pillow plugin allowed to open it. Restricting Pillow to one plugin means
@@ -67,43 +71,50 @@ def probe(path: Path, *, limits: MediaLimits | None = None) -> MediaFacts:
         kind, fmt = FORMATS[mime]
         if kind == "image":
             return _probe_image(path, data, mime, fmt, size, limits)
+        # Past four times the longest acceptable length, a file is too long whatever the rest
+        # holds: the packet walk stops there.
         if kind == "video":
-            return av_probe.probe_video(path, f, data, mime, fmt, size)
-        return av_probe.probe_audio(path, data, mime, fmt, size)
+            walk_s = 4 * limits.video_max_duration_s
+            return av_probe.probe_video(path, data, mime, fmt, size, walk_s)
+        walk_s = 4 * limits.audio_max_duration_s
+        return av_probe.probe_audio(path, data, mime, fmt, size, walk_s)
 
 
 def _probe_image(
     path: Path, data: mmap.mmap, mime: str, fmt: str, size: int, limits: MediaLimits
 ) -> MediaFacts:
-    end, frames = _image_layout(data, fmt, size)
+    frame = layout.JpegFrame()
+    end, frames = _image_layout(data, fmt, size, frame)
     embedded = scan_foreign(data, size, trailing_from=end if end < size else None)
-    with warnings.catch_warnings():
-        # Pillow only warns between MAX_IMAGE_PIXELS and twice that; we apply our own, lower
-        # threshold below. (catch_warnings is process-wide: harmless here, the filter only
-        # silences a warning we make redundant.)
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            with Image.open(path, formats=[_PIL_FORMAT[fmt]]) as im:
-                return _measure(im, mime, fmt, size, end, frames, embedded, limits)
-        except Image.DecompressionBombError:
-            raise MediaError(
-                ProblemCode.DECOMPRESSION_BOMB,
-                f"The image claims more than {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels; "
-                "files like that are refused unopened (a possible decompression bomb).",
-            ) from None
-        except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
-            logger.info("Pillow refused %s: %s", path, exc)
-            name = display_name(fmt)
-            raise MediaError(
-                ProblemCode.CORRUPT,
-                f"The {name} image can't be read: it is damaged or not really a {name}.",
-            ) from None
+    # The format's own opener, not Image.open: Image.open would try other formats' signatures,
+    # and it warns about large pictures through `warnings`, which can only be silenced with
+    # catch_warnings(), a process-wide switch that threads (gunicorn's) race on. Our own
+    # bomb threshold, lower than Pillow's, is applied in _measure before anything is decoded.
+    factory, _accept = Image.OPEN[_PIL_FORMAT[fmt]]
+    try:
+        with path.open("rb") as fp, factory(fp, path.name) as im:
+            return _measure(im, mime, fmt, size, end, frames, embedded, limits, frame)
+    except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
+        logger.info("Pillow refused %s: %s", path, exc)
+        name = display_name(fmt)
+        raise MediaError(
+            ProblemCode.CORRUPT,
+            f"The {name} image can't be read: it is damaged or not really a {name}.",
+        ) from None
 
 
-def _image_layout(data: mmap.mmap, fmt: str, size: int) -> tuple[int, int]:
-    """(logical end, frame count or 0 if the header will tell) from the format's own structure."""
+def _image_layout(data: mmap.mmap, fmt: str, size: int, frame: layout.JpegFrame) -> tuple[int, int]:
+    """(logical end, frame count or 0 if the header will tell) from the format's own structure;
+    a JPEG's start-of-frame facts go into `frame`."""
     if fmt == "JPEG":
-        return layout.jpeg_images_end(data, size), 1
+        end = layout.jpeg_images_end(data, size, frame)
+        if frame.precision != 8:
+            raise MediaError(
+                ProblemCode.FORMAT_NOT_ALLOWED,
+                f"This is a {frame.precision}-bit JPEG, which is not supported; save it as an "
+                "8-bit JPEG.",
+            )
+        return end, 1
     if fmt == "PNG":
         return layout.png_end(data, size)
     if fmt == "GIF":
@@ -112,24 +123,30 @@ def _image_layout(data: mmap.mmap, fmt: str, size: int) -> tuple[int, int]:
     if fmt == "WEBP":
         return layout.riff_end(data, size, "WebP image"), 0  # Pillow counts frames from the header
     # HEIC: the boxes must tile the file, and every item's bytes must be inside it. A full HEVC
-    # decode would cost ~0.9 s and ~100 MB for 12 MP, so integrity stops at structure here; the
-    # face pre-check decodes the picture anyway.
+    # decode costs ~0.9 s and ~100 MB for 12 MP, so it is the worker's (assets.media.pixels).
     _check_heif_items(data, size)
     return size, 0
 
 
 def _check_heif_items(data: mmap.mmap, size: int) -> None:
     what = "HEIC image"
-    top = boxes.top_level_boxes(data, size, what)
-    meta = next((b for b in top if b.type == b"meta"), None)
+    meta = None
+    for top in boxes.top_level_boxes(data, size, what):  # all of them: they must tile the file
+        if top.type == b"meta" and meta is None:
+            meta = top
     if meta is None:
         raise MediaError(ProblemCode.CORRUPT, "The HEIC image is damaged: it has no item index.")
-    buf = data[meta.start : meta.end]
-    local = boxes.Box(meta.type, 0, meta.header_size, meta.size)
-    try:
-        items = boxes.read_items(buf, local, meta.start, what)
-    except (struct.error, IndexError):
-        raise MediaError(ProblemCode.CORRUPT, "The HEIC image's item index is damaged.") from None
+    with memoryview(data) as view:
+        buf = view[meta.start : meta.end]
+        try:
+            local = boxes.Box(meta.type, 0, meta.header_size, meta.size)
+            items = boxes.read_items(buf, local, meta.start, what)
+        except (struct.error, IndexError):
+            raise MediaError(
+                ProblemCode.CORRUPT, "The HEIC image's item index is damaged."
+            ) from None
+        finally:
+            buf.release()
     for item in items:
         for offset, length in item.extents:
             if offset + length > size:
@@ -149,6 +166,7 @@ def _measure(
     frames: int,
     embedded: list[str],
     limits: MediaLimits,
+    frame: layout.JpegFrame,
 ) -> MediaFacts:
     stored_w, stored_h = im.size
     if fmt == "HEIC":
@@ -171,7 +189,8 @@ def _measure(
     pixels = stored_w * stored_h
     biggest = limits.image_max_side_px
     decodable = pixels <= limits.image_bomb_pixels and max(stored_w, stored_h) <= biggest
-    if decodable and fmt != "HEIC":
+    decoded = decodable and decode_bytes(im, fmt, frame) <= WEB_DECODE_BYTES
+    if decoded:
         if fmt == "JPEG":
             # DCT scaling decodes at 1/8 size: every byte is still parsed, for ~1/10 the cost.
             im.draft("RGB", (max(1, stored_w // 8), max(1, stored_h // 8)))
@@ -192,5 +211,18 @@ def _measure(
         codec=fmt,
         trailing_bytes=size - end,
         embedded=tuple(embedded),
-        decoded=decodable and fmt != "HEIC",
+        decoded=decoded,
     )
+
+
+def decode_bytes(im: Image.Image, fmt: str, frame: layout.JpegFrame) -> int:
+    """Memory a full decode of `im` takes: Pillow keeps 1, 2 or 4 bytes a pixel. A JPEG is
+    decoded at 1/8 scale, which costs little, unless it is progressive: libjpeg then holds every
+    coefficient (2 bytes a sample) whatever the scale. HEIC decoding is never cheap enough."""
+    w, h = im.size
+    if fmt == "HEIC":
+        return 1 << 62
+    if fmt == "JPEG":
+        return w * h * 2 * max(frame.components, 1) if frame.progressive else w * h * 4 // 64
+    per_pixel = 1 if im.mode in {"1", "L", "P"} else 2 if im.mode.startswith("I;16") else 4
+    return w * h * per_pixel

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import struct
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -229,3 +231,52 @@ def test_secondary_pictures_after_a_jpeg_are_part_of_the_photo(
     result = run(path, limits)
     assert result.problems == ()
     assert result.facts is not None and result.facts.trailing_bytes == 0
+
+
+def flat_gray_jpeg(precision: int, size: int = 320) -> bytes:
+    """A genuine extended-sequential JPEG of mid-grey at `precision` bits a sample, written by
+    hand (no encoder here writes 12-bit JPEGs): every 8×8 block's coefficients are zero, so each
+    block is two one-bit Huffman codes (DC difference 0, end of block)."""
+
+    def segment(marker: int, body: bytes) -> bytes:
+        return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
+
+    one_code = bytes([1] + [0] * 15) + b"\0"  # one code of length 1, for symbol 0
+    bits = (size // 8) ** 2 * 2
+    scan = bytes(bits // 8) + (bytes([0xFF >> (bits % 8)]) if bits % 8 else b"")
+    return (
+        b"\xff\xd8"
+        + segment(0xDB, b"\0" + bytes([1] * 64))
+        + segment(0xC1, struct.pack(">BHHB", precision, size, size, 1) + bytes([1, 0x11, 0]))
+        + segment(0xC4, b"\x00" + one_code + b"\x10" + one_code)
+        + segment(0xDA, bytes([1, 1, 0x00, 0, 63, 0]))
+        + scan
+        + b"\xff\xd9"
+    )
+
+
+def test_a_12_bit_jpeg_is_named_as_such(media: Media, limits: MediaLimits) -> None:
+    eight = run(media.write("gray8.jpg", flat_gray_jpeg(8)), limits)
+    assert eight.ok and eight.facts is not None and eight.facts.decoded  # the writer is real
+    result = run(media.write("gray12.jpg", flat_gray_jpeg(12)), limits)
+    assert [(p.code, p.message) for p in result.problems] == [
+        (
+            ProblemCode.FORMAT_NOT_ALLOWED,
+            "This is a 12-bit JPEG, which is not supported; save it as an 8-bit JPEG.",
+        )
+    ]
+
+
+@pytest.mark.skipif(not shutil.which("ffprobe"), reason="ffprobe is not installed")
+def test_the_hand_written_12_bit_jpeg_is_one_for_ffmpeg_too(media: Media) -> None:
+    path = media.write("gray12-ffprobe.jpg", flat_gray_jpeg(12))
+    done = subprocess.run(
+        [
+            *("ffprobe", "-v", "error", "-show_entries", "stream=bits_per_raw_sample"),
+            *("-of", "csv=p=0", str(path)),
+        ],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    assert done.stdout.strip() == "12"

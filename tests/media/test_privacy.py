@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import shutil
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -230,3 +231,76 @@ def test_a_damaged_file_is_refused_rather_than_forwarded(media: Media) -> None:
 def test_an_unknown_file_is_refused(media: Media) -> None:
     with pytest.raises(MetadataError):
         strip_location_metadata(media.write("notes.txt", b"just some words\n" * 10))
+
+
+# --- Malformed EXIF keeps its orientation ---------------------------------------------------
+
+
+def _order(exif: bytes) -> str:
+    return "<" if exif[6:8] == b"II" else ">"
+
+
+def _ifd0(exif: bytes) -> tuple[int, int]:
+    """(offset of IFD0 in the TIFF block, its entry count)."""
+    (ifd,) = struct.unpack_from(_order(exif) + "I", exif, 6 + 4)
+    (count,) = struct.unpack_from(_order(exif) + "H", exif, 6 + ifd)
+    return ifd, count
+
+
+def _self_linked(exif: bytes) -> bytes:
+    """IFD0's next-IFD link pointing back at IFD0."""
+    ifd, count = _ifd0(exif)
+    at = 6 + ifd + 2 + 12 * count
+    return exif[:at] + struct.pack(_order(exif) + "I", ifd) + exif[at + 4 :]
+
+
+def _pointing_outside(tag: int) -> Callable[[bytes], bytes]:
+    def damage(exif: bytes) -> bytes:
+        """The `tag` entry's value (or sub-IFD) pointing far past the end of the block."""
+        ifd, count = _ifd0(exif)
+        for i in range(count):
+            entry = 6 + ifd + 2 + 12 * i
+            if struct.unpack_from(_order(exif) + "H", exif, entry)[0] == tag:
+                far = struct.pack(_order(exif) + "I", 0x7FFF0000)
+                return exif[: entry + 8] + far + exif[entry + 12 :]
+        raise AssertionError(f"no entry {tag:#x}")
+
+    return damage
+
+
+@pytest.mark.parametrize(
+    ("damage", "rotation"),
+    [
+        (_self_linked, 90),  # viewers read IFD0 and its orientation 6
+        (_pointing_outside(0x8825), 90),  # the GPS IFD is unreachable; IFD0 reads fine
+        (_pointing_outside(0x010F), 0),  # Pillow gives up on IFD0: no orientation seen
+    ],
+)
+def test_malformed_exif_keeps_the_orientation_the_probe_saw(
+    media: Media, damage: Callable[[bytes], bytes], rotation: int
+) -> None:
+    exif = damage(exif_bytes(orientation=6, gps=True, device=True))
+    src = media.image((640, 480), "JPEG", exif=exif, quality=90)
+    facts = probe(src)
+    assert facts.rotation == rotation
+    dst = src.with_name(src.stem + ".clean" + src.suffix)
+    shutil.copyfile(src, dst)
+    # Intake passes what the probe saw: the stored copy must show the picture that way.
+    strip_location_metadata(dst, orientation=facts.orientation)
+    data = dst.read_bytes()
+    assert b"AcmeCam" not in data and b"Phone X1" not in data
+    with Image.open(dst) as im:
+        exif_after = im.getexif()
+        assert exif_after.get(0x0112, 1) == (6 if rotation else 1)
+        assert 0x8825 not in exif_after and 0x010F not in exif_after
+    assert probe(dst).rotation == rotation
+    assert pixels(dst) == pixels(src)
+
+
+def test_exif_with_no_readable_orientation_is_blanked(media: Media) -> None:
+    exif = bytearray(exif_bytes(orientation=6, gps=True))
+    exif[6 + 4 : 6 + 8] = struct.pack(_order(bytes(exif)) + "I", 0x7FFF0000)  # IFD0 is unreachable
+    src = media.image((640, 480), "JPEG", exif=bytes(exif))
+    dst = stripped(src)
+    with Image.open(dst) as im:
+        assert dict(im.getexif()) == {}
