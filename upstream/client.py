@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from upstream import errors, results
 from upstream.bodies import StreamBody, json_with_inline_file
+from upstream.pacing import Pacing
 from upstream.recording import CallRecord, NullRecorder, Recorder, log_call
 from upstream.redaction import redact
 from upstream.retry import RetryPolicy, retrying
@@ -83,6 +84,7 @@ class UpstreamClient(ABC):
         recorder: Recorder | None = None,
         label: str = "",
         inline_max_bytes: int = DEFAULT_INLINE_MAX_BYTES,
+        pacing: Pacing | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.strip().rstrip("/")
@@ -94,6 +96,7 @@ class UpstreamClient(ABC):
         self.recorder = recorder or NullRecorder()
         self.label = label or self.adapter
         self.inline_max_bytes = inline_max_bytes
+        self.pacing = pacing
         self._sleep = sleep
 
     def __repr__(self) -> str:
@@ -129,6 +132,9 @@ class UpstreamClient(ABC):
         status: int | None = None
         request_id = code = message = ""
         try:
+            if self.pacing is not None:
+                self.pacing.wait_turn(action)  # the account's QPS limit, across all workers
+                started = time.monotonic()
             prepared = self._prepare(action, body)
             response = self.transport.send(
                 method=prepared.method,
