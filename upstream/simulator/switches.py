@@ -2,7 +2,8 @@
 
 Defaults follow what CONTRACT.md reports as seen (or documented, when nothing was seen). Values
 are persisted in the state file, so a restart keeps them; ``POST /_control/reset`` restores the
-defaults.
+defaults. docs/upstream-accounts.md ("Where the contract is unsure") gives the evidence for each
+default and what the portal does under every value.
 """
 
 from dataclasses import dataclass
