@@ -55,10 +55,12 @@ class Asset(StatusMachine):
         PROCESSING = "processing", "Upstream processing"
         ACTIVE = "active", "Active"
         FAILED = "failed", "Failed upstream"
+        # The upstream holds it but reports it Inactive: not usable as asset://, not followed.
+        INACTIVE = "inactive", "Inactive upstream, not usable"
         REJECTED = "rejected", "Refused"
         DELETED = "deleted", "Deleted"
 
-    TERMINAL = (Status.ACTIVE, Status.FAILED, Status.REJECTED, Status.DELETED)
+    TERMINAL = (Status.ACTIVE, Status.FAILED, Status.INACTIVE, Status.REJECTED, Status.DELETED)
 
     group = models.ForeignKey(AssetGroup, on_delete=models.PROTECT, related_name="assets")
     kind = models.CharField(

@@ -13,6 +13,10 @@ at the upstream (ListAssets by GroupIds) and compares asset by asset. With `fix`
 
 Everything else (statuses that disagree on finished assets, upstream assets the portal never
 made) is reported for a person to decide.
+
+Groups: a group is confirmed through the assets the upstream lists in it, or else by
+ListAssetGroups; LivenessFace groups may be missing from that list (CONTRACT.md §1), so a group
+neither shows is reported as not confirmed, never as missing.
 """
 
 import logging
@@ -24,6 +28,7 @@ from django.utils import timezone
 from assets.models import Asset, AssetGroup
 from assets.services import refresh_status
 from ledger.services import Actor, record
+from upstream.client import UpstreamClient
 from upstream.errors import AssetNotFound, UpstreamError
 from upstream.factory import client_for
 from upstream.types import AssetInfo
@@ -33,7 +38,19 @@ Status = Asset.Status
 ACTOR = Actor.system("reconcile_upstream")
 IN_FLIGHT = (Status.RECEIVED, Status.VALIDATED, Status.FORWARDING)
 # Our finished statuses, and the upstream statuses that agree with them.
-AGREEING: dict[str, tuple[str, ...]] = {Status.ACTIVE: ("Active",), Status.FAILED: ("Failed",)}
+AGREEING: dict[str, tuple[str, ...]] = {
+    Status.ACTIVE: ("Active",),
+    Status.FAILED: ("Failed",),
+    Status.INACTIVE: ("Inactive",),
+}
+# How a group's existence upstream was established (GroupReport.presence).
+THROUGH_ASSETS = "confirmed through the assets listed in it"
+LISTED = "listed by ListAssetGroups"
+UNCONFIRMED = (
+    "not confirmed: it holds no assets upstream and ListAssetGroups doesn't list it (it may "
+    "leave LivenessFace groups out), so whether it still exists can't be told without a paid "
+    "upload"
+)
 
 
 @dataclass
@@ -61,6 +78,7 @@ class GroupReport:
     local_count: int = 0
     differences: list[Difference] = field(default_factory=list)
     error: str = ""
+    presence: str = ""
 
     @property
     def unresolved(self) -> int:
@@ -85,6 +103,10 @@ def reconcile_group(group: AssetGroup, *, fix: bool = False) -> GroupReport:
         report.error = f"could not list the group at the upstream: {error}"
         return report
     report.upstream_count = len(upstream)
+    try:
+        report.presence = _presence(client, group, listed_assets=len(upstream))
+    except UpstreamError as error:
+        report.presence = f"not confirmed: ListAssetGroups failed ({error.code})"
     ours = list(group.assets.select_related("group__account").order_by("pk"))
     report.local_count = len(ours)
     known = {asset.upstream_id for asset in ours if asset.upstream_id}
@@ -108,6 +130,18 @@ def reconcile_group(group: AssetGroup, *, fix: bool = False) -> GroupReport:
             Difference("unknown upstream", None, info.id, "", info.status.value, note=note)
         )
     return report
+
+
+def _presence(client: UpstreamClient, group: AssetGroup, *, listed_assets: int) -> str:
+    """Whether the group is known upstream. ListAssetGroups may leave LivenessFace groups out
+    (CONTRACT.md §1, seen), so a group absent there is never "missing": assets listed in it
+    confirm it, and the group list is asked only when there are none."""
+    if listed_assets:
+        return THROUGH_ASSETS
+    for found in client.iter_groups(group_id=group.upstream_id):
+        if found.id == group.upstream_id:
+            return LISTED
+    return UNCONFIRMED
 
 
 def _compare(

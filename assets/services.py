@@ -38,16 +38,18 @@ from assets.models import Asset, AssetGroup
 from assets.uploads import HashedUpload
 from ledger.services import Actor, record
 from portal.queueing import enqueue_on_commit
+from upstream.client import UpstreamClient
 from upstream.codes import explain
 from upstream.errors import (
     AssetNotFound,
+    SourceTooLarge,
     UpstreamAuthError,
     UpstreamError,
     UpstreamRejected,
     UpstreamUnavailable,
 )
 from upstream.factory import client_for
-from upstream.types import AssetType, InlineSource, MultipartSource, UrlSource
+from upstream.types import AssetInfo, AssetType, InlineSource, MultipartSource, UrlSource
 from verification.models import Consent, VerificationSession
 
 logger = logging.getLogger(__name__)
@@ -357,13 +359,18 @@ def forward(*, asset_id: int) -> None:
     ):
         return
     try:
+        client = client_for(group.account)
         source = _source_for(asset)
-        upstream_id = client_for(group.account).create_asset(
-            group_id=group.upstream_id,
-            name=asset.upstream_name,
-            asset_type=ASSET_TYPES[asset.kind],
-            source=source,
-        )
+        try:
+            upstream_id = _create(client, asset, source)
+        except SourceTooLarge:
+            # Refused before anything was created (by our own cap, or the upstream's 413): a
+            # file whose Base64 body would pass the cap travels another way instead.
+            if not isinstance(source, InlineSource):
+                raise
+            source = _instead_of_inline(asset, client)
+            logger.info("asset %s is too large to inline; sending it %s", asset.pk, _mode(source))
+            upstream_id = _create(client, asset, source)
     except UpstreamUnavailable as error:
         _back_to_validated(asset, error)
         raise ForwardLater(error.retry_after or _forward_backoff(asset), str(error)) from error
@@ -397,9 +404,38 @@ def forward(*, asset_id: int) -> None:
                     "name": asset.upstream_name,
                     "sha256": asset.sha256,
                     "forwarded_sha256": asset.forwarded_sha256,
-                    "mode": settings.ASSET_FORWARDING_MODE,
+                    "mode": _mode(source),
                 },
             )
+
+
+def _create(
+    client: UpstreamClient, asset: Asset, source: InlineSource | MultipartSource | UrlSource
+) -> str:
+    return client.create_asset(
+        group_id=asset.group.upstream_id,
+        name=asset.upstream_name,
+        asset_type=ASSET_TYPES[asset.kind],
+        source=source,
+    )
+
+
+def _instead_of_inline(asset: Asset, client: UpstreamClient) -> MultipartSource | UrlSource:
+    """How a file too large for an inline body travels: multipart where the adapter takes it
+    (it needs no public address, which is why inline was chosen), else by URL."""
+    if client.supports_multipart:
+        return MultipartSource(
+            path=Path(asset.file.path),
+            content_type=asset.content_type,
+            filename=asset.upstream_name,
+        )
+    return UrlSource(url=fetch_url(asset))
+
+
+def _mode(source: InlineSource | MultipartSource | UrlSource) -> str:
+    if isinstance(source, InlineSource):
+        return "inline"
+    return "multipart" if isinstance(source, MultipartSource) else "url"
 
 
 def _check_picture(asset: Asset) -> bool:
@@ -539,23 +575,35 @@ def claim_due_checks(*, batch: int = 200, now: datetime | None = None) -> list[i
 
 
 def refresh_status(*, asset: Asset) -> Asset:
-    """Ask the upstream where the asset stands and move it on when it is Active or Failed."""
+    """Ask the upstream where the asset stands and move it on when it is Active, Failed or
+    Inactive (then it is no longer followed)."""
     if asset.status != Status.PROCESSING:
         return asset
     group = asset.group
+    client = client_for(group.account)
     try:
-        info = client_for(group.account).get_asset(
-            asset_id=asset.upstream_id, group_id=group.upstream_id
-        )
-    except AssetNotFound as error:
-        _fail(asset, error.code or "NotFound.asset_id", f"{error.explanation} {error.fix}".strip())
-        return _reloaded(asset)
+        try:
+            info = client.get_asset(asset_id=asset.upstream_id, group_id=group.upstream_id)
+        except AssetNotFound as error:
+            # "Not found" is also the upstream's answer for an Id it gave to a duplicate Name
+            # (CONTRACT.md §1): the asset holding our unique Name is ours, under another Id.
+            adopted = _adopt_by_name(asset, client)
+            if adopted is None:
+                _fail(
+                    asset,
+                    error.code or "NotFound.asset_id",
+                    f"{error.explanation} {error.fix}".strip(),
+                )
+                return _reloaded(asset)
+            info = adopted
     except UpstreamError as error:
         logger.warning("status check of asset %s failed: %s", asset.pk, error)
         _check_later(asset, getattr(error, "retry_after", None))
         return _reloaded(asset)
     if info.status.is_active:
         _activate(asset, info.status.value)
+    elif info.status.is_inactive:
+        _deactivate(asset, info.status.value)
     elif info.status.is_failed:
         code = info.error_code or "Failed"
         explanation, fix = explain(code)
@@ -570,6 +618,31 @@ def refresh_status(*, asset: Asset) -> Asset:
 def _reloaded(asset: Asset) -> Asset:
     asset.refresh_from_db()
     return asset
+
+
+def _adopt_by_name(asset: Asset, client: UpstreamClient) -> AssetInfo | None:
+    """The upstream asset holding this asset's unique Name, made its upstream Id; or None."""
+    found = client.find_asset_by_name(group_id=asset.group.upstream_id, name=asset.upstream_name)
+    if found is None or found.id == asset.upstream_id:
+        return None
+    old = asset.upstream_id
+    with transaction.atomic():
+        # Compare-and-swap on the old Id too: of two checks racing, one records the adoption.
+        if Asset.objects.filter(pk=asset.pk, status=Status.PROCESSING, upstream_id=old).update(
+            upstream_id=found.id, updated_at=timezone.now()
+        ):
+            asset.upstream_id = found.id
+            record(
+                action="asset.adopted",
+                actor=Actor.system(),
+                subject=asset,
+                person_id=asset.group.person_id,
+                payload={"upstream_id": found.id, "replaced": old, "name": asset.upstream_name},
+            )
+    logger.warning(
+        "asset %s: upstream %s was not found; adopted %s by name", asset.pk, old, found.id
+    )
+    return found
 
 
 def _check_later(asset: Asset, retry_after: float | None = None) -> None:
@@ -592,6 +665,33 @@ def _activate(asset: Asset, upstream_status: str) -> None:
         ):
             record(
                 action="asset.active",
+                actor=Actor.system(),
+                subject=asset,
+                person_id=asset.group.person_id,
+                payload={"upstream_id": asset.upstream_id, "sha256": asset.sha256},
+            )
+
+
+INACTIVE_MESSAGE = (
+    "The upstream holds this file but reports it Inactive, so it can't be used in Seedance 2.0 "
+    "requests (asset://) and the portal stopped following it. Upload the file again; if new "
+    "uploads turn Inactive too, ask the upstream's support what Inactive means for the account."
+)
+
+
+def _deactivate(asset: Asset, upstream_status: str) -> None:
+    with transaction.atomic():
+        if asset.move(
+            Status.PROCESSING,
+            Status.INACTIVE,
+            upstream_status=upstream_status,
+            error_code="Inactive",
+            error_message=INACTIVE_MESSAGE,
+            completed_at=timezone.now(),
+            next_check_at=None,
+        ):
+            record(
+                action="asset.inactive",
                 actor=Actor.system(),
                 subject=asset,
                 person_id=asset.group.person_id,

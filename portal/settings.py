@@ -285,6 +285,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SIMULATOR_URL = env.text("SIMULATOR_URL", "http://127.0.0.1:8100")
 UPSTREAM_CONNECT_TIMEOUT = env.number("UPSTREAM_CONNECT_TIMEOUT", 5.0)
 UPSTREAM_READ_TIMEOUT = env.number("UPSTREAM_READ_TIMEOUT", 60.0)
+# Calls per second per upstream account, shared by every worker through Redis (upstream.pacing):
+# the published limits (CONTRACT.md §4). 0 turns a limit off.
+UPSTREAM_QPS_LIMIT = env.number("UPSTREAM_QPS_LIMIT", 30.0)
+UPSTREAM_GET_QPS_LIMIT = env.number("UPSTREAM_GET_QPS_LIMIT", 100.0)
+UPSTREAM_QPS_MAX_WAIT = env.number("UPSTREAM_QPS_MAX_WAIT", 10.0)
 
 # --- Security -------------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

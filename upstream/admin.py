@@ -108,8 +108,10 @@ class UpstreamAccountAdmin(admin.ModelAdmin):
     def check_credentials(self, request: HttpRequest, queryset: QuerySet[UpstreamAccount]) -> None:
         for account in queryset:
             outcome = check_account(account)
-            if outcome.ok:
+            if outcome.ok and outcome.confirmed:
                 self.message_user(request, outcome.summary, messages.SUCCESS)
+            elif outcome.ok:
+                self.message_user(request, f"{outcome.summary} {outcome.fix}", messages.WARNING)
             else:
                 text = f"{outcome.summary} — {outcome.explanation} {outcome.fix}"
                 self.message_user(request, text, messages.ERROR)

@@ -31,6 +31,10 @@ _SUCCESS_CODES = frozenset({"0", "200", "success", "ok"})
 class AnyfastClient(UpstreamClient):
     adapter = "anyfast"
     supports_multipart: ClassVar[bool] = True
+    _sessions_allowed_note: ClassVar[str] = (
+        "the gateway accepted the token and let it read a verification session, which it "
+        "refuses to tokens outside the Byteplus-Direct group"
+    )
 
     def __init__(
         self, *, api_token: str, base_url: str, transport: Transport, **kwargs: Any

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
 from upstream import errors
@@ -33,6 +33,10 @@ _PROJECT_ACTIONS = frozenset(
 
 class BytePlusClient(UpstreamClient):
     adapter = "byteplus"
+    _sessions_allowed_note: ClassVar[str] = (
+        "BytePlus accepted the signature and let the access key read a verification session "
+        "(its IAM policy allows the verification actions)"
+    )
 
     def __init__(
         self,

@@ -19,12 +19,14 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from upstream import errors, results
 from upstream.bodies import StreamBody, json_with_inline_file
+from upstream.pacing import Pacing
 from upstream.recording import CallRecord, NullRecorder, Recorder, log_call
 from upstream.redaction import redact
 from upstream.retry import RetryPolicy, retrying
@@ -34,6 +36,7 @@ from upstream.types import (
     AssetPage,
     AssetSource,
     AssetType,
+    GroupInfo,
     GroupPage,
     InlineSource,
     MultipartSource,
@@ -46,12 +49,23 @@ logger = logging.getLogger("upstream")
 T = TypeVar("T")
 
 MAX_NAME_CHARS = 64
+# A BytedToken's shape (14-digit timestamp + 20 upper-case hex) for a session that can't exist:
+# its timestamp is in the year 2000.
+PROBE_BYTED_TOKEN = "20000101000000" + "0" * 20
 DEFAULT_INLINE_MAX_BYTES = 64_000_000  # request bodies are capped "around 64 MB" upstream
 _MAX_PAGES = 10_000
 
 
 def _ignore(_: dict[str, Any]) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class CredentialCheck:
+    """What ``check_credentials`` could establish beyond "the credentials are accepted"."""
+
+    sessions_confirmed: bool  # the credential may start verification sessions
+    note: str
 
 
 class UpstreamClient(ABC):
@@ -70,6 +84,7 @@ class UpstreamClient(ABC):
         recorder: Recorder | None = None,
         label: str = "",
         inline_max_bytes: int = DEFAULT_INLINE_MAX_BYTES,
+        pacing: Pacing | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.strip().rstrip("/")
@@ -81,6 +96,7 @@ class UpstreamClient(ABC):
         self.recorder = recorder or NullRecorder()
         self.label = label or self.adapter
         self.inline_max_bytes = inline_max_bytes
+        self.pacing = pacing
         self._sleep = sleep
 
     def __repr__(self) -> str:
@@ -116,6 +132,9 @@ class UpstreamClient(ABC):
         status: int | None = None
         request_id = code = message = ""
         try:
+            if self.pacing is not None:
+                self.pacing.wait_turn(action)  # the account's QPS limit, across all workers
+                started = time.monotonic()
             prepared = self._prepare(action, body)
             response = self.transport.send(
                 method=prepared.method,
@@ -249,9 +268,14 @@ class UpstreamClient(ABC):
             sends += 1
             try:
                 return self._attempt("CreateAsset", body, results.asset_id)
-            except errors.DuplicateName:
-                # Someone (a concurrent worker, an earlier lost answer) already made it.
+            except (errors.DuplicateName, errors.AssetNotFound):
+                # Either answer can mean that the Name exists in the group (CONTRACT.md §1 names
+                # NotFound.asset_id for a duplicate Name): someone (a concurrent worker, an
+                # earlier lost answer) already made it. Adopt that asset.
                 if found := self.find_asset_by_name(group_id=group_id, name=name):
+                    logger.info(
+                        "upstream %s CreateAsset: %s already holds the name", self.label, found.id
+                    )
                     return found.id
                 raise
             except errors.UpstreamUnavailable as exc:
@@ -395,10 +419,18 @@ class UpstreamClient(ABC):
         self._delete("DeleteAssetGroup", {"Id": group_id}, errors.GroupNotFound)
 
     def list_groups(
-        self, *, page_number: int = 1, page_size: int = 100, group_type: str | None = None
+        self,
+        *,
+        page_number: int = 1,
+        page_size: int = 100,
+        group_type: str | None = None,
+        group_id: str | None = None,
     ) -> GroupPage:
-        """One page of groups. LivenessFace groups may be missing here (CONTRACT.md §1)."""
+        """One page of groups. LivenessFace groups may be missing here (CONTRACT.md §1): a group
+        absent from this list is not thereby gone (see ``assets.reconcile``)."""
         filters: dict[str, Any] = {"GroupType": group_type} if group_type else {}
+        if group_id:
+            filters["Id"] = group_id
         payload = {
             "Filter": filters,
             "PageNumber": page_number,
@@ -410,11 +442,52 @@ class UpstreamClient(ABC):
             lambda r: results.group_page(r, page_number=page_number, page_size=page_size),
         )
 
-    def check_credentials(self) -> None:
-        """A free read that exercises what real-human work needs: listing LivenessFace assets,
-        which a token from the wrong Anyfast group is refused. Raises the specific error."""
+    def iter_groups(
+        self, *, group_type: str | None = None, group_id: str | None = None
+    ) -> Iterator[GroupInfo]:
+        """Every listed group, page after page."""
+        seen = 0
+        for number in range(1, _MAX_PAGES + 1):
+            page = self.list_groups(page_number=number, group_type=group_type, group_id=group_id)
+            yield from page.items
+            seen += len(page.items)
+            if not page.items or seen >= page.total_count:
+                return
+
+    def check_credentials(self) -> CredentialCheck:
+        """Two free reads: one page of ListAssets (are the credentials accepted at all?), then
+        GetVisualValidateResult for a session that can't exist (may they do real-person work?).
+
+        The second is the decisive one for Anyfast's token group: the gateway refuses sessions
+        to tokens outside Byteplus-Direct (CONTRACT.md §1, doc), while whether it refuses
+        *lists* filtered on LivenessFace is not known, so a list can't tell. An answer about the
+        unknown session itself (not found, expired, or an empty result) shows the session call
+        got past the group check. Any other refusal leaves the group unconfirmed, and the result
+        says so. Raises the specific error for wrong credentials, a wrong group or an outage.
+        """
         self._read(
             "ListAssets",
-            {"Filter": {"GroupType": "LivenessFace"}, "PageNumber": 1, "PageSize": 1},
+            {"Filter": {}, "PageNumber": 1, "PageSize": 1},
             lambda r: results.asset_page(r, page_number=1, page_size=1),
         )
+        try:
+            self.get_verification_result(byted_token=PROBE_BYTED_TOKEN)
+        except errors.VerificationExpired:
+            pass  # the upstream looked the probe session up: the call was allowed
+        except (errors.UpstreamAuthError, errors.UpstreamUnavailable):
+            raise
+        except errors.UpstreamRejected as exc:
+            return CredentialCheck(
+                sessions_confirmed=False,
+                note=(
+                    "the upstream accepted the credentials, but answered the session probe with "
+                    f"“{exc.code or exc.http_status}: {exc.message or exc.explanation}”, which "
+                    "doesn't show whether it may start verification sessions; the first real "
+                    "session will tell"
+                ),
+            )
+        return CredentialCheck(sessions_confirmed=True, note=self._sessions_allowed_note)
+
+    _sessions_allowed_note: ClassVar[str] = (
+        "the upstream accepted the credentials and a verification-session read"
+    )

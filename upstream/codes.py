@@ -143,14 +143,20 @@ def _normalise(code: str) -> str:
     return code.lower().replace("_", "").replace("-", "")
 
 
-def _by_content(code: str, message: str) -> type[e.UpstreamError] | None:
-    for pattern, cls in _MESSAGE_FIRST:
-        if pattern.search(message) or pattern.search(code):
-            return cls
+def _by_code(code: str) -> type[e.UpstreamError] | None:
     norm = _normalise(code)
     for needle, cls in _CODE_RULES:
         if needle in norm:
             return cls
+    return None
+
+
+def _by_content(code: str, message: str) -> type[e.UpstreamError] | None:
+    for pattern, cls in _MESSAGE_FIRST:
+        if pattern.search(message) or pattern.search(code):
+            return cls
+    if cls := _by_code(code):
+        return cls
     for pattern, cls in _MESSAGE_LAST:
         if pattern.search(message):
             return cls
@@ -191,10 +197,18 @@ def build_error(
     (or ``classify_as``, when the body knows better): a relayed 500 that says
     ``InvalidParameter.DownloadFailed`` is still the file's fault."""
     class_status = status if classify_as is None else classify_as
-    cls = _by_content(detail.code, detail.message) or _by_status(class_status, action)
+    known = _by_content(detail.code, detail.message)
+    cls = known or _by_status(class_status, action)
+    code = detail.code
+    named = known.default_code if known is not None else ""
+    if named and not named.startswith("Local.") and _by_code(code) is None:
+        # The message told what it is; the code didn't (the plain shape's code is the HTTP
+        # status, kept in http_status; the gateway's is a word like "bad_request"). The known
+        # message names it: "GroupType must be one of [AIGC]" is WrongTokenGroup.
+        code = named
     error = cls(
         detail.message[:MAX_MESSAGE_CHARS],
-        code=detail.code[:128],
+        code=code[:128],
         http_status=status,
         action=action,
         request_id=(detail.request_id or request_id)[:128],

@@ -11,20 +11,25 @@ from upstream.models import UpstreamAccount
 
 @dataclass(frozen=True)
 class CheckOutcome:
+    """``ok``: the credentials work. ``confirmed``: they may also start verification sessions
+    (for Anyfast: the token is in the Byteplus-Direct group); an ok outcome that isn't confirmed
+    says so in ``summary``, and the first real session will tell."""
+
     ok: bool
     summary: str
     explanation: str = ""
     fix: str = ""
     code: str = ""
+    confirmed: bool = False
 
 
 def check_account(account: UpstreamAccount) -> CheckOutcome:
-    """One free read call (ListAssets, page size 1) with the account's credentials.
+    """Free read calls with the account's credentials (see ``UpstreamClient.check_credentials``).
 
     Never raises for upstream trouble: the outcome says what went wrong and what to do.
     """
     try:
-        client_for(account, interactive=True).check_credentials()
+        check = client_for(account, interactive=True).check_credentials()
     except UpstreamError as exc:
         return CheckOutcome(
             ok=False,
@@ -33,4 +38,14 @@ def check_account(account: UpstreamAccount) -> CheckOutcome:
             fix=exc.fix,
             code=exc.code,
         )
-    return CheckOutcome(ok=True, summary=f"{account.name}: the upstream accepted the credentials.")
+    if check.sessions_confirmed:
+        return CheckOutcome(ok=True, confirmed=True, summary=f"{account.name}: {check.note}.")
+    return CheckOutcome(
+        ok=True,
+        summary=f"{account.name}: {check.note}.",
+        explanation="The check could not confirm that this credential may verify people.",
+        fix=(
+            "Staff: for Anyfast, make sure the token was created in the Byteplus-Direct group; "
+            "start one verification yourself to be sure."
+        ),
+    )

@@ -6,8 +6,10 @@ each state change is a compare-and-swap recorded in the ledger in the same trans
 """
 
 import logging
+import re
 import secrets
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -19,7 +21,12 @@ from django.utils.translation import gettext
 
 from assets.models import AssetGroup
 from ledger.services import Actor, record
-from upstream.errors import UpstreamAuthError, UpstreamError, UpstreamUnavailable
+from upstream.errors import (
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamUnavailable,
+    VerificationExpired,
+)
 from upstream.factory import client_for
 from verification.models import Invitation, Language, LivenessAttempt, VerificationSession
 from verification.services import JourneyError
@@ -28,6 +35,12 @@ logger = logging.getLogger(__name__)
 
 Status = VerificationSession.Status
 SUCCESS_RESULT_CODE = "10000"
+# The callback's query beside resultCode: undocumented (algorithmBaseRespCode, reqMeasureInfoValue,
+# verify_type were seen), kept as evidence of a failure, bounded, never the token.
+_DETAIL_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+_DETAIL_VALUE = re.compile(r"^[\w.:+-]{0,64}$")
+_NOT_DETAILS = frozenset({"bytedToken", "resultCode", "lang"})
+MAX_DETAILS = 8
 # Seconds between result polls: quick while the person is likely on the page, then easing off.
 POLL_BACKOFF = (3, 3, 3, 5, 5, 10, 10, 15, 20, 30, 60)
 POLL_LEASE = timedelta(seconds=60)
@@ -80,30 +93,86 @@ def start_liveness(*, session: VerificationSession, request: HttpRequest | None)
 
 
 def confirm_attempt(
-    *, attempt: LivenessAttempt, reported_code: str = "", interactive: bool = False
+    *,
+    attempt: LivenessAttempt,
+    reported_code: str = "",
+    details: dict[str, str] | None = None,
+    interactive: bool = False,
 ) -> LivenessAttempt:
     """Ask the upstream for the attempt's result and act on it.
 
     `reported_code` is the callback's `resultCode`: a hint only. Success needs a GroupId from the
-    upstream; a failure code with no GroupId ends the attempt so the person can try again.
-    `interactive` when a person waits on the page: shorter timeouts, fewer retries.
+    upstream; a failure code with no GroupId ends the attempt so the person can try again (the
+    upstream creates a group only on a success redirect, so a failure redirect ends it even when
+    the upstream can't be asked). `details` are the callback's undocumented parameters, kept as
+    evidence. `interactive` when a person waits on the page: shorter timeouts, fewer retries.
+
+    The result may be readable only once (CONTRACT.md §2): the first GroupId is stored before
+    anything else is done with it, an attempt that already holds one is completed from it without
+    asking again, and a result the upstream no longer gives ends the attempt as lost.
     """
     if attempt.status != LivenessAttempt.Status.PENDING:
         return attempt
+    failure_hint = bool(reported_code) and reported_code != SUCCESS_RESULT_CODE
+    if attempt.group_id:
+        complete_verification(attempt=attempt, group_id=attempt.group_id, result_code=reported_code)
+        attempt.refresh_from_db()
+        return attempt
     session = attempt.session
     client = client_for(session.account, interactive=interactive)
-    result = client.get_verification_result(byted_token=attempt.byted_token)
+    try:
+        result = client.get_verification_result(byted_token=attempt.byted_token)
+    except VerificationExpired as error:
+        attempt.refresh_from_db()
+        if attempt.group_id:  # a read running beside this one got it first
+            complete_verification(attempt=attempt, group_id=attempt.group_id)
+        elif failure_hint:
+            _fail_attempt(attempt, reported_code, details)
+        else:
+            _lose_attempt(attempt, error)
+        attempt.refresh_from_db()
+        return attempt
+    except UpstreamError:
+        if not failure_hint:
+            raise
+        _fail_attempt(attempt, reported_code, details)
+        attempt.refresh_from_db()
+        return attempt
     now = timezone.now()
     if result.finished:
+        _keep_group_id(attempt, result.group_id)
         complete_verification(attempt=attempt, group_id=result.group_id, result_code=reported_code)
-    elif reported_code and reported_code != SUCCESS_RESULT_CODE:
-        _fail_attempt(attempt, reported_code)
+    elif failure_hint:
+        _fail_attempt(attempt, reported_code, details)
     else:
         LivenessAttempt.objects.filter(pk=attempt.pk).update(
             last_polled_at=now, poll_count=attempt.poll_count + 1, last_error=""
         )
     attempt.refresh_from_db()
     return attempt
+
+
+def callback_details(query: Mapping[str, str]) -> dict[str, str]:
+    """The callback's other parameters that look like codes, for the record of a failure."""
+    details: dict[str, str] = {}
+    for key, value in query.items():
+        if key in _NOT_DETAILS or not _DETAIL_KEY.match(key) or not _DETAIL_VALUE.match(value):
+            continue
+        details[key] = value
+        if len(details) >= MAX_DETAILS:
+            break
+    return details
+
+
+def _keep_group_id(attempt: LivenessAttempt, group_id: str) -> None:
+    """The GroupId in a commit of its own, before the group, the session and the ledger: if any
+    of those fails, the next poll completes from it instead of asking an upstream that may answer
+    only once."""
+    with transaction.atomic():
+        LivenessAttempt.objects.filter(
+            pk=attempt.pk, status=LivenessAttempt.Status.PENDING, group_id=""
+        ).update(group_id=group_id)
+    attempt.group_id = group_id
 
 
 def complete_verification(
@@ -165,10 +234,19 @@ def complete_verification(
         transaction.on_commit(lambda: notify_outcome(session_id=session.pk))
 
 
-def _fail_attempt(attempt: LivenessAttempt, result_code: str) -> None:
+def _fail_attempt(
+    attempt: LivenessAttempt, result_code: str, details: dict[str, str] | None = None
+) -> None:
     from verification.notifications import notify_outcome
 
     session = attempt.session
+    details = details or {}
+    described = "; ".join(f"{key} {value}" for key, value in sorted(details.items()))
+    staff_text = (
+        f"The liveness check on the phone did not pass (resultCode {result_code}"
+        + (f"; {described}" if described else "")
+        + "). The person can try again from the same link."
+    )
     with transaction.atomic():
         claimed = LivenessAttempt.objects.filter(
             pk=attempt.pk, status=LivenessAttempt.Status.PENDING
@@ -177,24 +255,60 @@ def _fail_attempt(attempt: LivenessAttempt, result_code: str) -> None:
             result_code=result_code,
             completed_at=timezone.now(),
             lease_until=None,
+            last_error=staff_text,
         )
         if not claimed:
             return
         still_waiting = session.attempts.filter(status=LivenessAttempt.Status.PENDING).exists()
         moved = not still_waiting and session.move(
-            Status.VERIFYING,
-            Status.FAILED,
-            last_error=f"Liveness check failed (code {result_code}).",
+            Status.VERIFYING, Status.FAILED, last_error=staff_text
         )
+        if not moved:
+            VerificationSession.objects.filter(pk=session.pk).update(last_error=staff_text)
         record(
             action="verification.failed",
             actor=Actor.system(),
             subject=session,
             person_id=session.person_id,
-            payload={"attempt": attempt.pk, "result_code": result_code},
+            payload={"attempt": attempt.pk, "result_code": result_code, "details": details},
         )
         if moved:
             transaction.on_commit(lambda: notify_outcome(session_id=session.pk))
+
+
+RESULT_LOST = (
+    "The upstream no longer gives the result of a liveness attempt ({code}): it was read once "
+    "and that answer never arrived here, or the attempt expired. A group it may have made can't "
+    "be recovered; the person has to start a new check from their link."
+)
+
+
+def _lose_attempt(attempt: LivenessAttempt, error: UpstreamError) -> None:
+    """The upstream won't answer for the attempt any more, and no GroupId was stored."""
+    session = attempt.session
+    text = RESULT_LOST.format(code=error.code)
+    with transaction.atomic():
+        claimed = LivenessAttempt.objects.filter(
+            pk=attempt.pk, status=LivenessAttempt.Status.PENDING, group_id=""
+        ).update(
+            status=LivenessAttempt.Status.LOST,
+            completed_at=timezone.now(),
+            lease_until=None,
+            last_error=text,
+        )
+        if not claimed:
+            return
+        if not session.attempts.filter(status=LivenessAttempt.Status.PENDING).exists():
+            # Back to "consented": the person's link starts a new check.
+            session.move(Status.VERIFYING, Status.CONSENTED)
+        VerificationSession.objects.filter(pk=session.pk).update(last_error=text)
+        record(
+            action="verification.result_lost",
+            actor=Actor.system(),
+            subject=session,
+            person_id=session.person_id,
+            payload={"attempt": attempt.pk, "code": error.code},
+        )
 
 
 def _expire_attempt(attempt: LivenessAttempt) -> None:
@@ -261,7 +375,7 @@ def poll_attempt(*, attempt_id: int, lease_token: str) -> None:
         )
         return
     now = timezone.now()
-    if now >= attempt.expires_at:
+    if now >= attempt.expires_at and not attempt.group_id:
         _expire_attempt(attempt)
         return
     error_text = ""

@@ -283,6 +283,9 @@ class LivenessAttempt(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         EXPIRED = "expired", "Expired"
+        # The upstream stopped answering for it before a GroupId was stored (a single-use result
+        # read whose answer was lost, or an expired token): a new check is needed.
+        LOST = "lost", "Result lost"
         SUPERSEDED = "superseded", "Superseded"
 
     session = models.ForeignKey(

@@ -64,7 +64,7 @@ logger = logging.getLogger(__name__)
 ACTOR = Actor.system("retention")
 # Staff see deadlines this far ahead on the dashboard.
 UPCOMING = timedelta(days=30)
-LOCAL_COPY_STATUSES = (Asset.Status.ACTIVE, Asset.Status.FAILED)
+LOCAL_COPY_STATUSES = (Asset.Status.ACTIVE, Asset.Status.FAILED, Asset.Status.INACTIVE)
 
 
 class Reason(models.TextChoices):

@@ -195,6 +195,17 @@ def test_a_duplicate_name_can_be_rejected_instead(sim: Simulator):
     assert upstream_code(second) == "InvalidParameter.DuplicateName"
 
 
+def test_a_duplicate_name_can_be_answered_not_found_instead(sim: Simulator):
+    sim.switch(duplicate_name_behaviour="not_found")
+    token = sim.token()
+    group_id = sim.verified_group(token)
+    first = sim.upload(token, group_id, samples.image(), name="same").json()["Id"]
+    second = sim.upload(token, group_id, samples.image(), name="same")
+    assert second.status_code == 404 and upstream_code(second) == "NotFound.asset_id"
+    listing = sim.anyfast(token, "ListAssets", {"Filter": {"Name": "same"}}).json()
+    assert [item["Id"] for item in listing["Items"]] == [first]
+
+
 def test_list_assets_filters_pages_and_ignores_unknown_keys(sim: Simulator):
     token = sim.token()
     group_a, group_b = sim.verified_group(token), sim.aigc_group(token)

@@ -89,6 +89,26 @@ def test_an_aigc_token_is_refused_real_human_work(sim: Simulator):
     assert listing.json()["message"] == "GroupType must be one of [AIGC]"
 
 
+def test_an_aigc_token_may_be_answered_lists_but_never_sessions(sim: Simulator):
+    sim.switch(wrong_group_liveness_lists="answered")
+    token = sim.token(group="AIGC")
+    for action in ("ListAssets", "ListAssetGroups"):
+        listing = sim.anyfast(token, action, {"Filter": {"GroupType": "LivenessFace"}})
+        assert listing.status_code == 200 and listing.json()["Items"] == []
+    probe = sim.anyfast(token, "GetVisualValidateResult", {"BytedToken": "2" * 34})
+    assert probe.json() == {"code": 400, "message": "GroupType must be one of [AIGC]"}
+
+
+def test_the_gateways_own_refusals_can_come_in_its_error_shape(sim: Simulator):
+    sim.switch(gateway_check_error_shape="gateway")
+    token = sim.token(group="AIGC")
+    response = sim.anyfast(token, "CreateVisualValidateSession", {"CallbackURL": "http://a/b"})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "GroupType must be one of [AIGC]"
+    unknown = sim.anyfast(sim.token(), "NoSuchAction", {})
+    assert unknown.status_code == 404 and "Unknown action" in unknown.json()["error"]["message"]
+
+
 def test_the_result_token_expires(sim: Simulator):
     sim.switch(result_token_ttl_seconds=60)
     token = sim.token()

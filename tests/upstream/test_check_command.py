@@ -1,4 +1,4 @@
-"""`manage.py upstream_check`: one free read call, failures in plain words, non-zero exit."""
+"""`manage.py upstream_check`: free read calls, failures in plain words, non-zero exit."""
 
 import io
 import socket
@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.upstream.fakeserver import Step
+from upstream.client import PROBE_BYTED_TOKEN
 
 OK_PAGE = Step(200, {"PageNumber": 1, "PageSize": 1, "TotalCount": 0, "Items": []})
 
@@ -17,15 +18,53 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
+# How the gateway relays "no such session" for the probe token.
+UNKNOWN_SESSION = Step(
+    404,
+    {
+        "code": 404,
+        "message": '{"Code": "NotFound.byted_token", "Message": "BytedToken not found."}',
+        "data": None,
+    },
+)
+
+
 def test_a_working_account_passes(anyfast_account, fake):
-    fake.script(OK_PAGE)
-    assert "OK" in run(anyfast_account.name)
-    sent = fake.requests[0].json()
-    assert (sent["PageSize"], sent["Filter"]) == (1, {"GroupType": "LivenessFace"})
+    fake.script(OK_PAGE, UNKNOWN_SESSION)
+    out = run(anyfast_account.name)
+    assert out.startswith("OK") and "Byteplus-Direct" in out
+    listing, probe = (seen.json() for seen in fake.requests)
+    assert (listing["PageSize"], listing["Filter"]) == (1, {})
+    assert fake.actions() == ["ListAssets", "GetVisualValidateResult"]
+    assert probe["BytedToken"] == PROBE_BYTED_TOKEN and len(probe["BytedToken"]) == 34
+
+
+def test_an_empty_result_for_the_probe_also_confirms_the_group(anyfast_account, fake):
+    fake.script(OK_PAGE, Step(200, {"GroupId": ""}))
+    assert run(anyfast_account.name).startswith("OK")
+
+
+def test_a_token_whose_lists_work_but_sessions_are_refused_fails(anyfast_account, fake):
+    """The reading where the gateway answers lists for any token: only the session call tells."""
+    fake.script(OK_PAGE, Step(400, {"code": 400, "message": "GroupType must be one of [AIGC]"}))
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("upstream_check", anyfast_account.name, stdout=out)
+    assert "FAIL" in out.getvalue() and "Byteplus-Direct" in out.getvalue()
+
+
+def test_an_answer_that_proves_nothing_is_reported_as_unsure(anyfast_account, fake):
+    fake.script(OK_PAGE, Step(400, {"code": 400, "message": "Something else went wrong."}))
+    out = run(anyfast_account.name)
+    assert out.startswith("UNSURE") and "first real session will tell" in out
+    assert "Byteplus-Direct" in out  # what to make sure of
 
 
 def test_accounts_can_be_named_by_id(byteplus_account, fake):
-    fake.script(Step(200, {"ResponseMetadata": {}, "Result": {"Items": [], "TotalCount": 0}}))
+    fake.script(
+        Step(200, {"ResponseMetadata": {}, "Result": {"Items": [], "TotalCount": 0}}),
+        Step(200, {"ResponseMetadata": {}, "Result": {"GroupId": ""}}),
+    )
     assert "OK" in run(str(byteplus_account.pk))
 
 

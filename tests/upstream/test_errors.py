@@ -7,7 +7,7 @@ import pytest
 from tests.upstream.conftest import TOKEN
 from tests.upstream.fakeserver import Step
 from upstream import errors
-from upstream.codes import ErrorDetail, explain, find_error, parse_retry_after
+from upstream.codes import ErrorDetail, build_error, explain, find_error, parse_retry_after
 from upstream.factory import client_for
 
 RELAYED_DOWNLOAD_FAILED = {
@@ -319,3 +319,49 @@ def test_echoed_tokens_never_reach_the_caller(anyfast, fake):
         anyfast.list_assets()
     assert TOKEN not in str(caught.value)
     assert TOKEN not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("detail", "status", "error_class", "code"),
+    [
+        # The plain shape: the code is the HTTP status; a known message names the error.
+        (
+            ErrorDetail("400", "GroupType must be one of [AIGC]"),
+            400,
+            errors.WrongTokenGroup,
+            "WrongTokenGroup",
+        ),
+        (
+            ErrorDetail("400", "[***.CallbackURL] The required parameter CallbackURL is missing."),
+            400,
+            errors.MissingCallbackUrl,
+            "MissingParameter.CallbackURL",
+        ),
+        (
+            ErrorDetail("404", "asset group group-x not found"),
+            404,
+            errors.GroupNotFound,
+            "NotFound.group_id",
+        ),
+        # The gateway shape's generic word is no better than a status.
+        (
+            ErrorDetail("bad_request", "GroupType must be one of [AIGC]"),
+            400,
+            errors.WrongTokenGroup,
+            "WrongTokenGroup",
+        ),
+        # Unknown messages keep what the upstream said; specific codes are never replaced.
+        (ErrorDetail("401", "Invalid token."), 401, errors.InvalidCredentials, "401"),
+        (ErrorDetail("400", "Something else."), 400, errors.UpstreamRejected, "400"),
+        (
+            ErrorDetail("NotFound.asset_id", "asset group gone"),
+            404,
+            errors.AssetNotFound,
+            "NotFound.asset_id",
+        ),
+    ],
+)
+def test_a_known_message_names_an_error_whose_code_does_not(detail, status, error_class, code):
+    error = build_error(status=status, detail=detail, action="CreateAsset")
+    assert type(error) is error_class
+    assert (error.code, error.http_status) == (code, status)

@@ -10,7 +10,8 @@ Success bodies are the bare result. Errors use the three shapes of CONTRACT.md Â
   the ``relayed_error_format`` switch set to ``bare``.
 - plain ``{"code": <HTTP status>, "message": "<text>"}``: the gateway's own checks of the request:
   ``GroupType must be one of [AIGC]`` for a token outside the Byteplus-Direct group doing
-  real-human work, unreadable bodies, unknown actions.
+  real-human work, unreadable bodies, unknown actions (in the gateway shape instead with the
+  ``gateway_check_error_shape`` switch set to ``gateway``).
 """
 
 import json
@@ -64,7 +65,11 @@ def gateway_error(
     return json_reply(status, body, headers)
 
 
-def plain_error(status: int, message: str) -> Reply:
+def check_error(ctx: Context, action: str, status: int, message: str) -> Reply:
+    """A refusal by the gateway's own checks, in the shape the ``gateway_check_error_shape``
+    switch picks: plain ``{"code", "message"}`` (seen) or the gateway's ``{"error": â€¦}``."""
+    if ctx.store.switch("gateway_check_error_shape") == "gateway":
+        return gateway_error(ctx, action, status, message)
     return json_reply(status, {"code": status, "message": message})
 
 
@@ -130,9 +135,14 @@ def _parse_multipart(body: bytes, boundary: bytes | None) -> tuple[dict[str, Any
     return fields, (files[0] if files else None)
 
 
-def _is_real_human(action: str, params: dict[str, Any]) -> bool:
+def _is_real_human(ctx: Context, action: str, params: dict[str, Any]) -> bool:
+    """Whether a token outside Byteplus-Direct is refused this call. Sessions always are (doc);
+    lists filtered on LivenessFace are, unless the ``wrong_group_liveness_lists`` switch says
+    the upstream answers them."""
     if action in REAL_HUMAN_ACTIONS:
         return True
+    if ctx.store.switch("wrong_group_liveness_lists") == "answered":
+        return False
     wanted = params.get("Filter")
     return (
         action in ("ListAssets", "ListAssetGroups")
@@ -155,13 +165,13 @@ def handle(ctx: Context, request: Request) -> Handled:
     try:
         params, upload = _parse(request)
     except BadRequest as exc:
-        return Handled(plain_error(400, str(exc)))
+        return Handled(check_error(ctx, action, 400, str(exc)))
     model = params.pop("model", "")
     model = model if isinstance(model, str) else ""
     if action not in ACTIONS:
-        return Handled(plain_error(404, f"Unknown action {action}."), model)
-    if credential.token_group != REAL_HUMAN_GROUP and _is_real_human(action, params):
-        return Handled(plain_error(400, GROUP_TYPE_MESSAGE), model)
+        return Handled(check_error(ctx, action, 404, f"Unknown action {action}."), model)
+    if credential.token_group != REAL_HUMAN_GROUP and _is_real_human(ctx, action, params):
+        return Handled(check_error(ctx, action, 400, GROUP_TYPE_MESSAGE), model)
     try:
         result = perform(ctx, Caller(credential.id, NAME), action, params, upload)
     except ApiError as error:

@@ -185,12 +185,16 @@ def _fetch(store: Store, asset: dict[str, Any], url: str, upload: Upload | None)
 
 
 def _refuse_or_phantom(store: Store, asset: dict[str, Any]) -> None:
-    if store.switch("duplicate_name_behaviour") == "reject":
+    behaviour = store.switch("duplicate_name_behaviour")
+    if behaviour == "reject":
         raise ApiError(
             400,
             "InvalidParameter.DuplicateName",
             f"An asset named {asset['name']} already exists in group {asset['group_id']}.",
         )
+    if behaviour == "not_found":
+        # The contract's table, read as the create itself failing (CONTRACT.md §1).
+        raise _asset_not_found(asset["id"])
     # Seen live: the duplicate gets an Id that GetAsset then answers NotFound.asset_id.
     asset["phantom"] = 1
 

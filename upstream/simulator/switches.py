@@ -2,7 +2,8 @@
 
 Defaults follow what CONTRACT.md reports as seen (or documented, when nothing was seen). Values
 are persisted in the state file, so a restart keeps them; ``POST /_control/reset`` restores the
-defaults.
+defaults. docs/upstream-accounts.md ("Where the contract is unsure") gives the evidence for each
+default and what the portal does under every value.
 """
 
 from dataclasses import dataclass
@@ -38,9 +39,23 @@ SWITCHES: dict[str, Switch] = {
     ),
     "duplicate_name_behaviour": Switch(
         "phantom",
-        "duplicate Name in a group: 'phantom' returns an Id that GetAsset answers "
-        "NotFound.asset_id (seen); 'reject' fails CreateAsset with InvalidParameter.DuplicateName",
-        ("phantom", "reject"),
+        "CreateAsset with a Name already in the group: 'phantom' answers 200 with a new Id that "
+        "GetAsset then answers NotFound.asset_id (seen); 'reject' fails it with "
+        "InvalidParameter.DuplicateName; 'not_found' fails it with 404 NotFound.asset_id",
+        ("phantom", "reject", "not_found"),
+    ),
+    "wrong_group_liveness_lists": Switch(
+        "refused",
+        "a token outside Byteplus-Direct listing with Filter.GroupType LivenessFace: 'refused' "
+        "answers 'GroupType must be one of [AIGC]' (doc: 'asks for ... LivenessFace groups'); "
+        "'answered' lists nothing with 200 (sessions are refused either way)",
+        ("refused", "answered"),
+    ),
+    "gateway_check_error_shape": Switch(
+        "plain",
+        "errors from the gateway's own checks (token group, unreadable body, unknown action): "
+        "'plain' = {code: <HTTP status>, message} (seen); 'gateway' = {error: {type, code, message}}",
+        ("plain", "gateway"),
     ),
     "preprocessing_failures_vanish": Switch(
         False, "assets failing the media checks become NotFound.asset_id instead of Failed"

@@ -261,7 +261,10 @@ def callback(request: HttpRequest, ref: str) -> HttpResponse:
     problem = ""
     try:
         attempt = liveness.confirm_attempt(
-            attempt=attempt, reported_code=reported, interactive=True
+            attempt=attempt,
+            reported_code=reported,
+            details=liveness.callback_details(request.GET) if reported else {},
+            interactive=True,
         )
     except UpstreamError:
         # The sweep keeps asking; the person is told we are still confirming.

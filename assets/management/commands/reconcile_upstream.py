@@ -38,6 +38,8 @@ class Command(BaseCommand):
             )
             if report.error:
                 self.stdout.write(f"  {report.error}")
+            elif report.presence:
+                self.stdout.write(f"  group: {report.presence}")
             for difference in report.differences:
                 self.stdout.write(f"  {difference}")
         summary = (

@@ -1,4 +1,4 @@
-"""``manage.py upstream_check [ACCOUNT …]``: verify upstream accounts with a free read call."""
+"""``manage.py upstream_check [ACCOUNT …]``: verify upstream accounts with free read calls."""
 
 from typing import Any
 
@@ -10,8 +10,10 @@ from upstream.services import check_account
 
 class Command(BaseCommand):
     help = (
-        "Check upstream accounts (by name or id; all active accounts when none is given) with a "
-        "free ListAssets call, and explain any failure. Exits non-zero if any check fails."
+        "Check upstream accounts (by name or id; all active accounts when none is given) with "
+        "free read calls (ListAssets, and GetVisualValidateResult for a session that can't "
+        "exist, which tells whether the credential may verify people), and explain any "
+        "failure. Exits non-zero if any check fails."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,8 +28,13 @@ class Command(BaseCommand):
         failed = 0
         for account in accounts:
             outcome = check_account(account)
-            if outcome.ok:
+            if outcome.ok and outcome.confirmed:
                 self.stdout.write(self.style.SUCCESS(f"OK    {outcome.summary}"))
+                continue
+            if outcome.ok:
+                # Working credentials whose right to verify people could not be shown.
+                self.stdout.write(self.style.WARNING(f"UNSURE {outcome.summary}"))
+                self.stdout.write(f"      What to do:    {outcome.fix}")
                 continue
             failed += 1
             self.stdout.write(self.style.ERROR(f"FAIL  {outcome.summary}"))
