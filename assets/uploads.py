@@ -56,12 +56,13 @@ HOUR = timedelta(hours=1)
 
 class UploadRefused(Exception):
     """The upload is not taken; `text` says why in words for the person, `status` is the HTTP
-    status to answer with."""
+    status to answer with; `response`, when set, is the answer for a browser's plain form."""
 
-    def __init__(self, status: int, text: str) -> None:
+    def __init__(self, status: int, text: str, response: HttpResponse | None = None) -> None:
         super().__init__(text)
         self.status = status
         self.text = text
+        self.response = response
 
 
 class UploadCutOff(Exception):
@@ -210,6 +211,12 @@ def upload_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
     return wrapper
 
 
+def body_is_guarded(request: HttpRequest) -> bool:
+    """Whether the request's body may not be read yet (an upload not admitted)."""
+    body = getattr(request, "upload_body", None)
+    return body is not None and not body.admitted
+
+
 def admit(request: HttpRequest) -> None:
     """Let the body be read, once the caller settled who is uploading. Raises `UploadRefused`
     (before reading more than a peek) when the declared length can't fit one file, or when the
@@ -263,7 +270,8 @@ def _check_csrf(request: HttpRequest, token: str) -> None:
         del request._post  # type: ignore[attr-defined]
         del request._files  # type: ignore[attr-defined]
     if rejected is not None:
-        raise UploadRefused(403, gettext("This page has expired. Reload it and try again."))
+        text = gettext("This page has expired. Reload it and try again.")
+        raise UploadRefused(403, text, response=rejected)
 
 
 def received_file(request: HttpRequest) -> UploadedFile:

@@ -108,6 +108,8 @@ def _receive(
         uploads.admit(request)
         upload = uploads.received_file(request)
     except uploads.UploadRefused as refusal:
+        if refusal.response is not None and not _wants_json(request):
+            return refusal.response  # Django's own page for a failed CSRF check
         return _refused(request, back, refusal.text, refusal.status)
     if consent_id is None:
         # Staff say which project an upload is for when several consents hold.

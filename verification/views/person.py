@@ -14,6 +14,7 @@ from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from assets import uploads
 from assets.models import Asset
 from ledger.services import Actor
 from portal import throttle
@@ -75,8 +76,8 @@ def render_person(
 
 def _activate_language(request: HttpRequest, preferred: str) -> str:
     """The language asked for in the URL, else the person's own, else the browser's."""
-    # An upload's multipart body is read only once its sender was checked (assets.uploads).
-    posted = request.POST.get("lang") if request.content_type != "multipart/form-data" else None
+    # An upload's body is read only once its sender was checked (assets.uploads).
+    posted = None if uploads.body_is_guarded(request) else request.POST.get("lang")
     chosen = request.GET.get("lang") or posted or preferred
     if chosen not in Language.values:
         chosen = translation.get_language_from_request(request)
@@ -264,10 +265,11 @@ def callback(request: HttpRequest, ref: str) -> HttpResponse:
     if token_hint and Invitation.hash_token(token_hint) != attempt.byted_token_hash:
         reported = ""  # a callback for some other session: ignore its claims
     problem = ""
-    # Reloading the page asks the upstream at most once per window per session: the sweep keeps
-    # asking on its own, so a page that doesn't ask loses nothing.
+    # Reloading the page asks the upstream about an attempt at most once per window (and a link
+    # has few attempts an hour): the sweep keeps asking on its own, so a page that doesn't ask
+    # loses nothing.
     window = settings.LIVENESS_RESULT_CHECK_SECONDS
-    if throttle.first_in_window(f"result-check:{session.pk}", window=window):
+    if throttle.first_in_window(f"result-check:{attempt.pk}", window=window):
         try:
             attempt = liveness.confirm_attempt(
                 attempt=attempt, reported_code=reported, interactive=True
