@@ -205,6 +205,11 @@ def upload_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
         body = GuardedBody.install(request)
         try:
             return view(request, *args, **kwargs)
+        except Exception:
+            # Django's 403/404/400 pages look up the CSRF token the way the middleware does, by
+            # parsing the body the view refused to read. Nothing was done: the check is over.
+            request.csrf_processing_done = True  # type: ignore[attr-defined]
+            raise
         finally:
             body.close()
 

@@ -19,7 +19,7 @@ def field(name: str, value: str) -> bytes:
 
 def file_head(name: str, filename: str, content_type: str = "video/mp4") -> bytes:
     return (
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; "
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"; '
         f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'
     ).encode()
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from assets import uploads
 from assets.models import Asset
-from tests.security.people import make_verified
+from tests.security.people import make_invited, make_verified
 from tests.upload_bodies import Body, csrf_token, field, file_head, one_file, post, two_files
 
 pytestmark = pytest.mark.django_db
@@ -18,6 +18,17 @@ MB = 1_000_000
 def alice(account, project, consent_text, staff_user):
     return make_verified(
         "Alice Example",
+        account=account,
+        project=project,
+        consent_text=consent_text,
+        staff_user=staff_user,
+    )
+
+
+@pytest.fixture
+def carol_link(account, project, consent_text, staff_user):
+    return make_invited(
+        "Carol Example",
         account=account,
         project=project,
         consent_text=consent_text,
@@ -58,9 +69,7 @@ def test_an_unknown_link_costs_no_read(phone, alice):
 
 
 @pytest.mark.parametrize("who", ["staff", "person"])
-def test_a_declared_length_over_one_file_is_refused_before_reading(
-    staff_client, phone, alice, who
-):
+def test_a_declared_length_over_one_file_is_refused_before_reading(staff_client, phone, alice, who):
     client, url = (staff_client, staff_url(alice)) if who == "staff" else (phone, person_url(alice))
     body = one_file(uploads.largest_file_bytes() + uploads.ENVELOPE_BYTES)
     response = post(client, url, body)
@@ -175,3 +184,30 @@ def test_a_link_uploads_at_most_its_hourly_share(phone, alice, settings):
     alice.person.save(update_fields=["language"])
     answer = post(phone, person_url(alice), one_file(MB)).json()["error"]
     assert "3" in answer and "files" not in answer
+
+
+def test_an_error_page_does_not_read_the_body_either(staff_user, alice, carol_link):
+    """Django's 403 and 404 pages run the CSRF token lookup, which parses the body (when there is
+    a CSRF cookie: a browser that ever opened a page of the portal has one)."""
+    cookie = {"csrftoken": "a" * 32}
+    client = Client(enforce_csrf_checks=True)
+    client.cookies.load(cookie)
+    client.force_login(staff_user)
+    body = one_file(20 * MB)
+    assert post(client, "/groups/999999/upload/", body).status_code == 404
+    assert body.read_bytes == 0
+    token, _ = carol_link  # invited, not verified: no uploads yet
+    phone = Client(enforce_csrf_checks=True)
+    phone.cookies.load(cookie)
+    body = one_file(20 * MB)
+    assert post(phone, f"/p/{token}/upload/", body).status_code == 404
+    assert body.read_bytes == 0
+    from django.contrib.auth import get_user_model
+
+    member = get_user_model().objects.create_user(username="member", password="x" * 16)
+    outsider = Client(enforce_csrf_checks=True)
+    outsider.cookies.load(cookie)
+    outsider.force_login(member)
+    body = one_file(20 * MB)
+    assert post(outsider, staff_url(alice), body).status_code == 403
+    assert body.read_bytes == 0

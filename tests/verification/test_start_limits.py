@@ -63,11 +63,12 @@ def test_one_start_at_a_time_per_session(start_by_email, phone, simulator):
     phone.get(link)
     phone.post(f"{link}consent/", {"signature_name": "Jane Doe", "agree": "on"})
     session.attempts.all().delete()
-    with limits.liveness_start(session):
-        # Another press, served meanwhile by another thread or process, makes no call.
-        with pytest.raises(limits.TooManyStarts, match="being opened"):
-            with limits.liveness_start(session):
-                pass
+    held = limits.liveness_start(session)
+    held.__enter__()
+    # Another press, served meanwhile by another thread or process, makes no call.
+    with pytest.raises(limits.TooManyStarts, match="being opened"), limits.liveness_start(session):
+        pass
+    held.__exit__(None, None, None)
     session.refresh_from_db()
     assert session.start_claimed_until is None  # released
 
