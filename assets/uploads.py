@@ -98,7 +98,7 @@ class GuardedBody:
     parsing are given back to the parser."""
 
     def __init__(self, request: HttpRequest) -> None:
-        self._stream = request._stream  # type: ignore[attr-defined]
+        self._stream: Any = request._stream
         self._socket: socket.socket | None = request.META.get("gunicorn.socket")
         self.declared = int(request.META.get("CONTENT_LENGTH") or 0)
         self.received = 0
@@ -112,7 +112,7 @@ class GuardedBody:
     @classmethod
     def install(cls, request: HttpRequest) -> "GuardedBody":
         body = cls(request)
-        request._stream = body  # type: ignore[attr-defined]
+        request._stream = body  # type: ignore[assignment]  # read() and readline() are all it needs
         request.upload_body = body  # type: ignore[attr-defined]
         return body
 
@@ -231,7 +231,8 @@ def admit(request: HttpRequest) -> None:
         raise UploadRefused(411, gettext("The upload did not say how large it is. Try again."))
     if body.declared > body_limit():
         raise UploadRefused(413, too_large_text())
-    if request.content_type != "multipart/form-data" or "boundary" not in request.content_params:
+    params = request.content_params or {}
+    if request.content_type != "multipart/form-data" or "boundary" not in params:
         raise UploadRefused(400, gettext("Send the file from the upload form."))
     body.start_clock()
     try:
@@ -245,7 +246,7 @@ def admit(request: HttpRequest) -> None:
 
 def _first_field_token(request: HttpRequest, body: GuardedBody) -> str:
     """The CSRF token when it is the body's first part (as the upload form sends it), else ""."""
-    boundary = request.content_params["boundary"].encode("ascii", "replace")
+    boundary = (request.content_params or {})["boundary"].encode("ascii", "replace")
     head = body.peek(PEEK_BYTES)
     start = b"--" + boundary + b"\r\n"
     if not head.startswith(start):

@@ -40,7 +40,9 @@ def client_address(meta: Mapping[str, Any]) -> str:
 
 def from_trusted_proxy(meta: Mapping[str, Any]) -> bool:
     """Whether the connected peer is one of the proxies in `FORWARDED_ALLOW_IPS`."""
-    networks = _networks(tuple(getattr(settings, "FORWARDED_ALLOW_IPS", ("127.0.0.1", "::1"))))
+    networks = trusted_networks(
+        tuple(getattr(settings, "FORWARDED_ALLOW_IPS", ("127.0.0.1", "::1")))
+    )
     if networks is None:
         return True
     peer = normalise_ip(str(meta.get("REMOTE_ADDR", "")))
@@ -51,7 +53,7 @@ def from_trusted_proxy(meta: Mapping[str, Any]) -> bool:
 
 
 @cache
-def _networks(entries: tuple[str, ...]) -> tuple[Network, ...] | None:
+def trusted_networks(entries: tuple[str, ...]) -> tuple[Network, ...] | None:
     """The networks in `FORWARDED_ALLOW_IPS`; None for "*" (every peer is a proxy)."""
     if "*" in entries:
         return None

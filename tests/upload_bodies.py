@@ -4,6 +4,7 @@ bytes the server actually read."""
 import io
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from django.test import Client
 
@@ -68,7 +69,7 @@ class Body(io.RawIOBase):
     def readline(self, size: int | None = -1) -> bytes:
         return self.read(size)
 
-    def environ(self) -> dict[str, str | object]:
+    def environ(self) -> dict[str, Any]:
         return {
             "wsgi.input": self,
             "CONTENT_LENGTH": str(self.declared),

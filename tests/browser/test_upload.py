@@ -165,7 +165,9 @@ class Harness:
         if "crash" in name and attempt == 1:
             return 500, "<h1>Server Error (500)</h1>"
         if "huge" in name:
-            return 413, {"error": "The file is too large: uploads stop at 54 MB."}
+            return 413, {
+                "error": "The file is too large: one upload may be at most 50 MB. Send one file at a time."
+            }
         asset: dict[str, Any] = {
             "id": asset_id,
             "name": name,
@@ -478,7 +480,7 @@ def test_the_servers_refusals_warnings_and_upstream_failures_are_shown(
     huge = card(page, "huge-anyway.jpg")
     expect(huge).to_have_attribute("data-status", "rejected")
     expect(huge.locator(".upload-error")).to_have_text(
-        "The file is too large: uploads stop at 54 MB."
+        "The file is too large: one upload may be at most 50 MB. Send one file at a time."
     )
     expect(huge.get_by_role("button", name="Retry")).to_be_hidden()
 

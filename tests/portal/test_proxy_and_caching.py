@@ -152,3 +152,12 @@ def test_compose_publishes_on_the_loopback_only_and_trusts_its_gateway():
     assert "gateway: ${SITTER_GATEWAY:-172.30.232.1}" in compose
     conf = (ROOT / "gunicorn.conf.py").read_text()
     assert 'forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS"' in conf
+
+
+def test_a_mistyped_proxy_address_is_caught_by_the_system_check(settings):
+    from portal.checks import forwarded_allow_ips_check
+
+    assert forwarded_allow_ips_check() == []
+    settings.FORWARDED_ALLOW_IPS = ["127.0.0.1", "proxy.example"]
+    [error] = forwarded_allow_ips_check()
+    assert error.id == "sitter.E010" and "proxy.example" in error.msg
