@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
@@ -156,7 +157,8 @@ class GuardedBody:
             raise RuntimeError("an upload body was read before the upload was admitted")
         if self._pushed_back:
             if size is None or size < 0:
-                size = len(self._pushed_back) + self.declared
+                data, self._pushed_back = self._pushed_back, b""
+                return data + self._timed(self._stream.read, -1)
             data, self._pushed_back = self._pushed_back[:size], self._pushed_back[size:]
             return data
         return self._timed(self._stream.read, size)
@@ -190,6 +192,8 @@ class GuardedBody:
         self.received += len(data)
         if self._cut.is_set() or (not data and size != 0 and self.received < self.declared):
             raise UploadCutOff("the upload ended before all of it arrived")
+        if self.received >= self.declared:
+            self.close()  # all in: the view's own work after this has no body deadline
         return data
 
 
@@ -288,6 +292,12 @@ def received_file(request: HttpRequest) -> UploadedFile:
         for handler in request.upload_handlers:
             handler.upload_interrupted()
         raise UploadRefused(408, _cut_off_text()) from error
+    except MultiPartParserError as error:
+        for handler in request.upload_handlers:
+            handler.upload_interrupted()
+        raise UploadRefused(
+            400, gettext("The upload could not be read. Send the file from the upload form.")
+        ) from error
     guard = next(h for h in request.upload_handlers if isinstance(h, SizeLimitHandler))
     if guard.exceeded:
         raise UploadRefused(413, too_large_text())

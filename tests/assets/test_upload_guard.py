@@ -211,3 +211,15 @@ def test_an_error_page_does_not_read_the_body_either(staff_user, alice, carol_li
     body = one_file(20 * MB)
     assert post(outsider, staff_url(alice), body).status_code == 403
     assert body.read_bytes == 0
+
+
+def test_a_malformed_body_is_explained_not_a_server_error(staff_client, alice):
+    from tests.upload_bodies import BOUNDARY
+
+    oversized_headers = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="a.mp4"\r\n'
+        f"X-Padding: {'x' * 20_000}\r\n\r\n"
+    ).encode()
+    body = Body(oversized_headers, 1000, b"\r\n", f"--{BOUNDARY}--\r\n".encode())
+    response = post(staff_client, staff_url(alice), body)
+    assert response.status_code == 400 and "could not be read" in response.json()["error"]
