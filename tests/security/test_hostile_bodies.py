@@ -247,6 +247,30 @@ def upload_targets(world) -> list[tuple[str, str, dict[str, str]]]:
     ]
 
 
+def upload_url_names() -> set[str]:
+    """Every URL served by an upload endpoint (`assets.uploads.upload_endpoint`)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    found = set()
+
+    def walk(patterns, namespace=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                walk(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern) and getattr(
+                pattern.callback, "upload_endpoint", False
+            ):
+                found.add(f"{namespace}{pattern.name}")
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+def test_every_upload_url_is_in_the_sweep():
+    assert upload_url_names() == {"assets:upload", "person_assets:upload"}
+
+
 def test_multi_file_and_oversized_bodies_cost_at_most_a_read_buffer(server, world):
     over = uploads.body_limit() + 1
     assert body_of_length(over).length == over
