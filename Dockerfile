@@ -1,6 +1,9 @@
 # One image for every role: web, worker, beat (see bin/sitter).
 FROM python:3.12-slim-bookworm
 
+# gunicorn listens on every interface of the container, so the published port reaches it;
+# docker-compose.yml publishes that port on the host's loopback only, for the reverse proxy, and
+# forwarded headers count only from FORWARDED_ALLOW_IPS (the proxy).
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     SITTER_VAR_DIR=/var/lib/sitter BIND=0.0.0.0:8000
 

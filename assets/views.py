@@ -10,10 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from assets import services
+from assets import services, uploads
 from assets.media.limits import MediaLimits
 from assets.models import Asset, AssetGroup
-from assets.uploads import SizeLimitHandler, size_limited_upload
 from ledger.services import Actor
 from portal.access import StaffRequest, staff_required
 from upstream.codes import explain
@@ -72,29 +71,20 @@ def group_assets(request: StaffRequest, pk: int) -> HttpResponse:
     return response
 
 
-@size_limited_upload
+@uploads.upload_endpoint
 @staff_required
 def staff_upload(request: StaffRequest, pk: int) -> HttpResponse:
     group = _get_group(pk)
+    back = reverse("assets:group", args=[pk])
     if request.method != "POST":
-        return redirect("assets:group", pk)
-    chosen = request.POST.get("consent", "")
-    return _receive(
-        request,
-        group,
-        services.Uploader(user=request.user),
-        reverse("assets:group", args=[pk]),
-        consent_id=int(chosen) if chosen.isdigit() else None,
-    )
+        return redirect(back)
+    return _receive(request, group, services.Uploader(user=request.user), back)
 
 
-def _too_large_response(request: HttpRequest, back: str) -> HttpResponse:
-    limit_mb = settings.ASSET_UPLOAD_MAX_BYTES / 1_000_000
-    text = (
-        f"The file is too large: uploads stop at {limit_mb:.0f} MB (videos may be 50 MB at most)."
-    )
+def _refused(request: HttpRequest, back: str, text: str, status: int = 409) -> HttpResponse:
+    """Nothing was taken: say why, as JSON to the uploader script or as a message on the page."""
     if _wants_json(request):
-        return JsonResponse({"error": text}, status=413)
+        return JsonResponse({"error": text}, status=status)
     messages.error(request, text)
     return redirect(back)
 
@@ -105,14 +95,6 @@ NO_CONSENT_OF_THEIRS = (
 )
 
 
-def _refused(request: HttpRequest, back: str, text: str) -> HttpResponse:
-    """Nothing was taken: say why, as JSON to the uploader script or as a message on the page."""
-    if _wants_json(request):
-        return JsonResponse({"error": text}, status=409)
-    messages.error(request, text)
-    return redirect(back)
-
-
 def _receive(
     request: HttpRequest,
     group: AssetGroup,
@@ -121,41 +103,32 @@ def _receive(
     *,
     consent_id: int | None = None,
 ) -> HttpResponse:
-    content_length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if content_length > settings.ASSET_UPLOAD_MAX_BYTES * 4:
-        return _too_large_response(request, back)
-    files = request.FILES.getlist("files")
-    if any(isinstance(h, SizeLimitHandler) and h.exceeded for h in request.upload_handlers):
-        return _too_large_response(request, back)
-    if not files:
-        text = "Choose at least one file to upload."
-        if _wants_json(request):
-            return JsonResponse({"error": text}, status=400)
-        messages.error(request, text)
-        return redirect(back)
-    results = []
-    for upload in files:
-        try:
-            results.append(
-                services.receive_upload(
-                    group=group,
-                    upload=upload,
-                    uploader=uploader,
-                    request=request,
-                    consent_id=consent_id,
-                )
-            )
-        except services.IntakeError as error:
-            return _refused(request, back, str(error))
+    """Take the one file of an upload whose sender was checked already."""
+    try:
+        uploads.admit(request)
+        upload = uploads.received_file(request)
+    except uploads.UploadRefused as refusal:
+        if refusal.response is not None and not _wants_json(request):
+            return refusal.response  # Django's own page for a failed CSRF check
+        return _refused(request, back, refusal.text, refusal.status)
+    if consent_id is None:
+        # Staff say which project an upload is for when several consents hold.
+        chosen = request.POST.get("consent", "")
+        consent_id = int(chosen) if chosen.isdigit() else None
+    try:
+        asset = services.receive_upload(
+            group=group, upload=upload, uploader=uploader, request=request, consent_id=consent_id
+        )
+    except services.IntakeError as error:
+        return _refused(request, back, str(error))
     if _wants_json(request):
-        accepted = any(asset.status != Asset.Status.REJECTED for asset in results)
-        body = {"assets": [_asset_json(asset, request, uploader) for asset in results]}
+        accepted = asset.status != Asset.Status.REJECTED
+        body = {"assets": [_asset_json(asset, request, uploader)]}
         return JsonResponse(body, status=201 if accepted else 422)
-    for asset in results:
-        if asset.status == Asset.Status.REJECTED:
-            messages.error(request, f"{asset.original_name}: {asset.error_message}")
-        else:
-            messages.success(request, f"{asset.original_name} was checked and is being sent.")
+    if asset.status == Asset.Status.REJECTED:
+        messages.error(request, f"{asset.original_name}: {asset.error_message}")
+    else:
+        messages.success(request, f"{asset.original_name} was checked and is being sent.")
     return redirect(back)
 
 
@@ -238,7 +211,7 @@ def _person_group(
     return group, session
 
 
-@size_limited_upload
+@uploads.upload_endpoint
 @person_page
 def person_upload(request: HttpRequest, token: str) -> HttpResponse:
     found = _person_group(request, token)
@@ -252,6 +225,8 @@ def person_upload(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         if not own:
             return _refused(request, back, NO_CONSENT_OF_THEIRS)
+        if (wait := uploads.person_upload_wait(session)) is not None:
+            return _refused(request, back, wait, status=429)
         uploader = services.Uploader(person_id=group.person_id)
         return _receive(request, group, uploader, back, consent_id=own[0].pk)
     context = _page_context(group, back, own)

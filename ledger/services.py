@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -17,6 +15,7 @@ from ledger.chain import GENESIS_HASH, event_hash
 from ledger.models import ActorKind, AuditEvent, LedgerHead
 from ledger.payloads import clean_payload, clean_text
 from portal.queueing import enqueue_on_commit
+from portal.clients import client_ip
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -146,32 +145,6 @@ def _lock_head() -> LedgerHead:
             "the ledger head row is missing or reset but events exist; run verify_audit"
         )
     return head
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The client's address: `REMOTE_ADDR`, or with `TRUSTED_PROXY_COUNT` = N > 0 the address N
-    hops from the right of X-Forwarded-For (each trusted proxy appends the peer it saw; anything
-    further left is whatever the client claimed). "" when absent or unparsable."""
-    raw = request.META.get("REMOTE_ADDR", "")
-    trusted = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0))
-    if trusted > 0:
-        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        hops = [hop for hop in hops if hop]
-        if hops:
-            # Fewer hops than proxies: every hop was added by a trusted proxy; take the first.
-            raw = hops[max(0, len(hops) - trusted)]
-    return normalise_ip(raw)
-
-
-def normalise_ip(raw: str) -> str:
-    """One spelling per address: compressed IPv6 without zone, IPv4-mapped IPv6 as plain IPv4."""
-    try:
-        address = ipaddress.ip_address(raw.strip().split("%", 1)[0])
-    except ValueError:
-        return ""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    return str(address)
 
 
 def user_agent(request: HttpRequest) -> str:

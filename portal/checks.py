@@ -3,7 +3,8 @@
 from collections.abc import Sequence
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
 from ledger.grants import can_change_evidence
@@ -50,3 +51,22 @@ def evidence_role_check(databases: Sequence[str] | None = None, **kwargs: object
         for alias in databases or []
         if (powers := can_change_evidence(connections[alias]))
     ]
+
+
+@register(Tags.security)
+def forwarded_allow_ips_check(**kwargs: object) -> list[Error]:
+    """A mistyped proxy address would otherwise surface as an error on the first request."""
+    from portal.clients import trusted_networks
+
+    try:
+        trusted_networks(tuple(settings.FORWARDED_ALLOW_IPS))
+    except ImproperlyConfigured as error:
+        return [
+            Error(
+                str(error),
+                hint="List the addresses or networks the reverse proxy connects from, "
+                "comma-separated, e.g. 127.0.0.1,::1 or 172.30.232.1.",
+                id="sitter.E010",
+            )
+        ]
+    return []

@@ -125,6 +125,10 @@ class GunicornLogger(GunicornBaseLogger):
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)
+        from portal.clients import client_address  # needs settings: imported when first used
+
+        # The client, as limits and evidence know it, not the proxy it came through.
+        atoms["h"] = client_address(environ) or atoms.get("h", "-")
         return {
             key: redact(value) if isinstance(value, str) else value for key, value in atoms.items()
         }

@@ -47,8 +47,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: forwarded headers count only from the trusted proxy, for everything after.
+    "portal.middleware.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -118,6 +121,9 @@ AUDIT_WITNESS_EMAILS = env.items("AUDIT_WITNESS_EMAILS")
 AUDIT_WITNESS_INTERVAL = timedelta(seconds=env.integer("AUDIT_WITNESS_INTERVAL_SECONDS", 3600))
 # Proxies in front of the web process that append to X-Forwarded-For; 0 trusts REMOTE_ADDR only.
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0)
+# Where those proxies connect from (addresses or networks; gunicorn reads the same variable):
+# X-Forwarded-For and X-Forwarded-Proto from any other peer are dropped (portal.middleware).
+FORWARDED_ALLOW_IPS = env.items("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 # --- Cache, broker, Celery ------------------------------------------------------------------------
 REDIS_URL = env.text("REDIS_URL")
@@ -214,7 +220,7 @@ AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.integer("LOGIN_LOCKOUT_MINUTES", 30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "ledger.services.client_ip"  # honours TRUSTED_PROXY_COUNT
+AXES_CLIENT_IP_CALLABLE = "portal.clients.client_ip"  # honours TRUSTED_PROXY_COUNT
 AXES_LOCKOUT_CALLABLE = "portal.two_factor.locked_out"
 # Second factor (TOTP): anyone with a confirmed device enters a code after the password;
 # superusers must enrol one before they reach the admin or staff pages.
@@ -365,6 +371,12 @@ LIVENESS_RESULT_WINDOW = timedelta(minutes=env.integer("LIVENESS_RESULT_WINDOW_M
 # Links sent by email or SMS per session per hour (the first one included); staff are told when
 # the next one can go.
 INVITATIONS_PER_SESSION_PER_HOUR = env.integer("INVITATIONS_PER_SESSION_PER_HOUR", 3)
+# Liveness checks one link may start in any hour; a new one only once the last is finished or its
+# upstream page has expired.
+LIVENESS_STARTS_PER_HOUR = env.integer("LIVENESS_STARTS_PER_HOUR", 5)
+# A person's result page asks the upstream about one attempt at most this often (the background
+# sweep keeps asking on its own schedule).
+LIVENESS_RESULT_CHECK_SECONDS = env.integer("LIVENESS_RESULT_CHECK_SECONDS", 5)
 # Wrong link tokens allowed per client address per window before it is slowed down.
 LINK_FAILURES_ALLOWED = env.integer("LINK_FAILURES_ALLOWED", 20)
 LINK_FAILURE_WINDOW = timedelta(minutes=15)
@@ -406,8 +418,15 @@ ASSET_FORWARDING_MODE = env.text("ASSET_FORWARDING_MODE", "url")
 ASSET_FETCH_TTL = timedelta(seconds=env.integer("ASSET_FETCH_TTL_SECONDS", 3600))
 # Overrides of the upstream media limits, as JSON: {"video_max_duration_s": 15, ...}.
 MEDIA_LIMITS = json.loads(env.text("MEDIA_LIMITS", "{}"))
-# The largest upload body accepted, refused while it streams in (the largest limit plus room).
-ASSET_UPLOAD_MAX_BYTES = env.integer("ASSET_UPLOAD_MAX_BYTES", 52 * 1024 * 1024)
+# The largest file one upload may carry; 0: the largest the media limits allow of any kind (a
+# 50 MB video). A body declaring more (plus 64 KB for the form around the file) is refused before
+# it is read; see assets/uploads.py.
+ASSET_UPLOAD_MAX_BYTES = env.integer("ASSET_UPLOAD_MAX_BYTES", 0)
+# An upload body must arrive within this many seconds, and never pause longer than the idle time.
+ASSET_UPLOAD_READ_SECONDS = env.integer("ASSET_UPLOAD_READ_SECONDS", 300)
+ASSET_UPLOAD_IDLE_SECONDS = env.integer("ASSET_UPLOAD_IDLE_SECONDS", 30)
+# Files one person's link may upload in any hour (refused ones included).
+PERSON_UPLOADS_PER_HOUR = env.integer("PERSON_UPLOADS_PER_HOUR", 30)
 ASSET_STATUS_SWEEP_INTERVAL = timedelta(seconds=env.integer("ASSET_STATUS_SWEEP_SECONDS", 3))
 # A worker forwarding an asset holds it this long; if the worker dies, another takes the asset over
 # once the lease has run out. It must outlast one whole forward (lookups, sends, their retries).

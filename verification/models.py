@@ -192,6 +192,8 @@ class VerificationSession(StatusMachine):
     opened_at = models.DateTimeField(null=True, blank=True)
     consented_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Held while a liveness check is being started (verification.limits.liveness_start).
+    start_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = VerificationSessionQuerySet.as_manager()
 

@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 
 from assets.models import AssetGroup
 from ledger.services import Actor, record
+from portal.clients import client_ip
 from portal.queueing import enqueue_on_commit
 from verification.models import (
     AuthorizingPerson,
@@ -364,7 +365,7 @@ def give_consent(
             representation=representation,
             guardian_name=guardian_name,
             guardian_relationship=guardian_relationship,
-            ip=request.META.get("REMOTE_ADDR"),
+            ip=client_ip(request) or None,
             user_agent=request.headers.get("user-agent", "")[:512],
         )
         VerificationSession.objects.filter(pk=session.pk).update(consented_at=consent.signed_at)

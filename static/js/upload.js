@@ -291,7 +291,9 @@
         pump();
       });
       const body = new FormData();
-      body.append("csrfmiddlewaretoken", csrf); // before the file: the server may stop reading early
+      // The token goes as the X-CSRFToken header above: the server checks it before it reads the
+      // body. In the body as well, first, as the plain form sends it.
+      body.append("csrfmiddlewaretoken", csrf);
       // The form's other fields (the project, when several consents hold), also before the file.
       for (const field of form.querySelectorAll("select[name]")) body.append(field.name, field.value);
       body.append("files", item.file, item.file.name);
@@ -374,6 +376,8 @@
     }
 
     // Enhanced: files go as soon as they are chosen or dropped, so the submit button goes away.
+    // Several may be chosen at once: each still goes on a request of its own.
+    input.multiple = true;
     root.classList.add("is-enhanced");
     root.querySelector("[data-hint]").hidden = false;
     input.addEventListener("change", () => {

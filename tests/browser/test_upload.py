@@ -165,7 +165,9 @@ class Harness:
         if "crash" in name and attempt == 1:
             return 500, "<h1>Server Error (500)</h1>"
         if "huge" in name:
-            return 413, {"error": "The file is too large: uploads stop at 54 MB."}
+            return 413, {
+                "error": "The file is too large: one upload may be at most 50 MB. Send one file at a time."
+            }
         asset: dict[str, Any] = {
             "id": asset_id,
             "name": name,
@@ -478,7 +480,7 @@ def test_the_servers_refusals_warnings_and_upstream_failures_are_shown(
     huge = card(page, "huge-anyway.jpg")
     expect(huge).to_have_attribute("data-status", "rejected")
     expect(huge.locator(".upload-error")).to_have_text(
-        "The file is too large: uploads stop at 54 MB."
+        "The file is too large: one upload may be at most 50 MB. Send one file at a time."
     )
     expect(huge.get_by_role("button", name="Retry")).to_be_hidden()
 
@@ -551,7 +553,7 @@ def test_without_javascript_it_is_a_plain_form(serve, browser):
     page.goto(harness.url)
     expect(page.get_by_role("button", name="Upload", exact=True)).to_be_visible()
     expect(page.get_by_label("Files to upload")).to_have_attribute("name", "files")
-    expect(page.locator('input[type="file"][name="files"][multiple]')).to_be_visible()
+    expect(page.locator('input[type="file"][name="files"]:not([multiple])')).to_be_visible()
     expect(page.locator("[data-hint]")).to_be_hidden()
     context.close()
 

@@ -95,6 +95,7 @@ def test_it_ignores_x_forwarded_for_unless_proxies_are_trusted():
 )
 def test_it_takes_the_hop_the_trusted_proxies_saw(settings, trusted, expected):
     settings.TRUSTED_PROXY_COUNT = trusted
+    settings.FORWARDED_ALLOW_IPS = ["10.0.0.0/8"]  # where the proxy connects from
     request = RequestFactory().get(
         "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.1, 198.51.100.2,192.0.2.3"
     )

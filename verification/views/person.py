@@ -14,12 +14,14 @@ from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from assets import uploads
 from assets.models import Asset
 from ledger.services import Actor
 from portal import throttle
+from portal.clients import client_ip
 from portal.qr import qr_svg
 from upstream.errors import UpstreamError
-from verification import liveness, services, withdrawal
+from verification import limits, liveness, services, withdrawal
 from verification.forms import ConsentForm
 from verification.models import Consent, Invitation, Language, LivenessAttempt, VerificationSession
 
@@ -74,7 +76,9 @@ def render_person(
 
 def _activate_language(request: HttpRequest, preferred: str) -> str:
     """The language asked for in the URL, else the person's own, else the browser's."""
-    chosen = request.GET.get("lang") or request.POST.get("lang") or preferred
+    # An upload's body is read only once its sender was checked (assets.uploads).
+    posted = None if uploads.body_is_guarded(request) else request.POST.get("lang")
+    chosen = request.GET.get("lang") or posted or preferred
     if chosen not in Language.values:
         chosen = translation.get_language_from_request(request)
     translation.activate(chosen)
@@ -82,12 +86,12 @@ def _activate_language(request: HttpRequest, preferred: str) -> str:
 
 
 def _too_many_misses(request: HttpRequest) -> bool:
-    key = f"link-miss:{request.META.get('REMOTE_ADDR', '')}"
+    key = f"link-miss:{client_ip(request)}"
     return throttle.hits(key) >= settings.LINK_FAILURES_ALLOWED
 
 
 def _count_miss(request: HttpRequest) -> None:
-    key = f"link-miss:{request.META.get('REMOTE_ADDR', '')}"
+    key = f"link-miss:{client_ip(request)}"
     throttle.count(key, window=int(settings.LINK_FAILURE_WINDOW.total_seconds()))
 
 
@@ -238,9 +242,11 @@ def _start(request: HttpRequest, invitation: Invitation, token: str) -> HttpResp
     )
     invitation.session = session
     try:
-        h5_link = liveness.start_liveness(session=session, request=request)
+        with limits.liveness_start(session):
+            h5_link = liveness.start_liveness(session=session, request=request)
     except services.JourneyError as error:
-        return _link_page(request, invitation, token, error=str(error), status=409)
+        status = getattr(error, "status", 409)
+        return _link_page(request, invitation, token, error=str(error), status=status)
     # A plain redirect to the upstream's own page; it sends the phone back to our callback.
     return HttpResponseRedirect(h5_link)
 
@@ -259,16 +265,21 @@ def callback(request: HttpRequest, ref: str) -> HttpResponse:
     if token_hint and Invitation.hash_token(token_hint) != attempt.byted_token_hash:
         reported = ""  # a callback for some other session: ignore its claims
     problem = ""
-    try:
-        attempt = liveness.confirm_attempt(
-            attempt=attempt,
-            reported_code=reported,
-            details=liveness.callback_details(request.GET) if reported else {},
-            interactive=True,
-        )
-    except UpstreamError:
-        # The sweep keeps asking; the person is told we are still confirming.
-        problem = "unavailable"
+    # Reloading the page asks the upstream about an attempt at most once per window (and a link
+    # has few attempts an hour): the sweep keeps asking on its own, so a page that doesn't ask
+    # loses nothing.
+    window = settings.LIVENESS_RESULT_CHECK_SECONDS
+    if throttle.first_in_window(f"result-check:{attempt.pk}", window=window):
+        try:
+            attempt = liveness.confirm_attempt(
+                attempt=attempt,
+                reported_code=reported,
+                details=liveness.callback_details(request.GET) if reported else {},
+                interactive=True,
+            )
+        except UpstreamError:
+            # The sweep keeps asking; the person is told we are still confirming.
+            problem = "unavailable"
     session.refresh_from_db()
     context = {
         "session": session,
@@ -290,7 +301,8 @@ def retry(request: HttpRequest, ref: str) -> HttpResponse:
     if session.pk not in _opened_here(request):
         return render_person(request, "person/link_problem.html", {"problem": "reopen"}, status=403)
     try:
-        h5_link = liveness.start_liveness(session=session, request=request)
+        with limits.liveness_start(session):
+            h5_link = liveness.start_liveness(session=session, request=request)
     except services.JourneyError as error:
         context = {
             "session": session,
@@ -300,7 +312,8 @@ def retry(request: HttpRequest, ref: str) -> HttpResponse:
             "studio": settings.STUDIO_NAME,
             "can_retry": False,
         }
-        return render_person(request, "person/callback.html", context, status=409)
+        status = getattr(error, "status", 409)
+        return render_person(request, "person/callback.html", context, status=status)
     return HttpResponseRedirect(h5_link)
 
 
