@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 
 from assets.models import AssetGroup
 from ledger.services import Actor, record
+from portal.confirm import require_reason
 from portal.queueing import enqueue_on_commit
 from verification.models import (
     AuthorizingPerson,
@@ -417,7 +418,9 @@ def _reuse_group(session: VerificationSession) -> None:
 # --- Staff actions and housekeeping -----------------------------------------------------------
 
 
-def cancel_session(*, session: VerificationSession, user: User) -> None:
+def cancel_session(*, session: VerificationSession, actor: Actor, reason: str) -> None:
+    """Close the session and its links. Staff say why; the ledger keeps who and why."""
+    require_reason(actor, reason)
     now = timezone.now()
     with transaction.atomic():
         if not session.move(
@@ -432,10 +435,10 @@ def cancel_session(*, session: VerificationSession, user: User) -> None:
         )
         record(
             action="session.cancelled",
-            actor=Actor.staff(user),
+            actor=actor,
             subject=session,
             person_id=session.person_id,
-            payload={"links_revoked": revoked},
+            payload={"links_revoked": revoked, "reason": reason},
         )
 
 
