@@ -89,6 +89,8 @@ def active_consents(group: AssetGroup) -> list[Consent]:
         withdrawn_at__isnull=True,
         session__account_id=group.account_id,
         session__upstream_group_id=group.upstream_id,
+        # Not one still waiting for the person's code: until they enter it, it binds nothing.
+        session__status=VerificationSession.Status.VERIFIED,
     ).select_related("project")
     return [c for c in consents.order_by("-signed_at") if c.is_active()]
 

@@ -50,6 +50,7 @@ _VIEW_EVERYTHING = [
     "upstream.view_upstreamaccount",
     "upstream.view_upstreamcall",
     "portal.view_heartbeat",
+    "verification.view_consentcode",
 ]
 
 _COORDINATOR = [
@@ -78,6 +79,13 @@ _ADMINISTRATOR = [
     "auth.add_user",
     "auth.change_user",
     "auth.view_group",
+    # Lockouts and second factors: unlocking an account, resetting a lost authenticator.
+    "axes.view_accessattempt",
+    "axes.delete_accessattempt",
+    "axes.view_accesslog",
+    "axes.view_accessfailurelog",
+    "otp_totp.view_totpdevice",
+    "otp_totp.delete_totpdevice",
     "verification.withdraw_consent",
     "verification.add_project",
     "verification.change_project",

@@ -150,7 +150,8 @@ class ConsentTextAdmin(ExportPermissionMixin, admin.ModelAdmin):
         return list(self.readonly_fields)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return obj is None or not obj.is_frozen
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or not obj.is_frozen)
 
 
 class InvitationInline(ReadOnlyAdminMixin, admin.TabularInline):

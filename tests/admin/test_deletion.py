@@ -15,7 +15,7 @@ from tests.upstream.media import voice
 from upstream.errors import AssetNotFound
 from upstream.factory import client_for
 from upstream.types import AssetType, InlineSource
-from verification.models import AuthorizingPerson, VerificationSession
+from verification.models import AuthorizingPerson, Consent, VerificationSession
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def live_asset(person, account, project, consent_text, staff_user, simulator, tm
         sha256="a" * 64,
         upstream_id=upstream_id,
         status=Asset.Status.ACTIVE,
-        consent=group.session.consents.get(),
+        consent=Consent.objects.get(session=group.session),
     )
     asset.file.save("voice-1.wav", ContentFile(b"RIFF"))
     return asset
@@ -71,7 +71,7 @@ def test_the_admin_offers_no_row_delete_that_would_bypass_the_upstream(admin_cli
             == 403
         )
         act(admin_client, model, "delete_selected", [model(pk=pk)], post="yes")
-        assert model.objects.filter(pk=pk).exists(), model
+        assert model._default_manager.filter(pk=pk).exists(), model
     live_asset.refresh_from_db()
     assert live_asset.status == Asset.Status.ACTIVE
     client_for(group.account).get_asset(asset_id=live_asset.upstream_id)  # still there upstream

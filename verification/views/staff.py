@@ -165,7 +165,9 @@ def session_show_link(request: StaffRequest, pk: int) -> HttpResponse:
 
 def _show_link(request: StaffRequest, session: VerificationSession) -> HttpResponse:
     try:
-        link = services.show_link(session=session, user=request.user)
+        link = services.show_link(
+            session=session, user=request.user, device=request.headers.get("user-agent", "")
+        )
     except services.JourneyError as error:
         messages.error(request, str(error))
         return redirect("staff:session", session.pk)
