@@ -30,7 +30,6 @@ CUSTOM_PERMISSIONS = (
     ("assets", "asset", "upload_asset", "Upload media for a verified person"),
     ("assets", "asset", "delete_asset_upstream", "Delete media upstream and here"),
     ("ledger", "auditevent", "export_records", "Export records as CSV"),
-    ("verification", "project", "manage_retention", "Close projects and see retention"),
 )
 
 _VIEW_EVERYTHING = [
@@ -89,7 +88,6 @@ _ADMINISTRATOR = [
     "verification.withdraw_consent",
     "verification.add_project",
     "verification.change_project",
-    "verification.manage_retention",
     "verification.add_consenttext",
     "verification.change_consenttext",
     "verification.delete_consenttext",

@@ -289,8 +289,13 @@ def test_pages_offer_only_the_buttons_the_role_may_press(world, carol):
     alice, (_, open_session) = world.alice, carol
     pages = {
         f"/groups/{alice.group.pk}/": (b"Delete\xe2\x80\xa6", b"Add files"),
-        f"/sessions/{open_session.pk}/": (b"Cancel session\xe2\x80\xa6",),
-        f"/persons/{alice.person.pk}/": (b"Withdraw on their behalf\xe2\x80\xa6",),
+        f"/sessions/{open_session.pk}/": (b"Cancel session\xe2\x80\xa6", b"Show QR code"),
+        f"/persons/{alice.person.pk}/": (
+            b"Withdraw on their behalf\xe2\x80\xa6",
+            b"Start a verification",
+            b">Edit<",
+        ),
+        "/persons/": (b"Add a person",),
     }
     offered = {}
     for role in (REVIEWER, COORDINATOR, ADMINISTRATOR):
@@ -302,10 +307,13 @@ def test_pages_offer_only_the_buttons_the_role_may_press(world, carol):
             if button in client.get(path).content
         }
     assert offered[REVIEWER] == set()
-    assert offered[COORDINATOR] == {"Add files", "Cancel session…"}
-    assert offered[ADMINISTRATOR] == {
-        "Delete…",
+    working = {
         "Add files",
         "Cancel session…",
-        "Withdraw on their behalf…",
+        "Show QR code",
+        "Start a verification",
+        ">Edit<",
+        "Add a person",
     }
+    assert offered[COORDINATOR] == working
+    assert offered[ADMINISTRATOR] == {*working, "Delete…", "Withdraw on their behalf…"}
