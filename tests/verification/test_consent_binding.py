@@ -288,3 +288,14 @@ def test_a_contact_changed_since_the_verification_means_liveness(
     )
     session, _ = second_link()
     assert session.consent_proof == "liveness" and session.upstream_group_id == ""
+
+
+def test_a_staff_browser_cannot_start_the_liveness_check(start_by_email, phone, staff_client):
+    session, link = start_by_email()
+    phone.post(f"{link}consent/", CONSENT)  # the person consented on their phone
+    page = staff_client.get(link)
+    assert b"This browser is signed in as studio staff" in page.content
+    assert f'action="{link}start/"'.encode() not in page.content
+    assert staff_client.post(f"{link}start/").status_code == 403
+    attempts = session.attempts.count()
+    assert attempts == 1  # only the phone's

@@ -291,6 +291,9 @@ def start(request: HttpRequest, token: str) -> HttpResponse:
     if isinstance(resolved, HttpResponse):
         return resolved
     _activate_language(request, resolved.session.person.language)
+    if _signed_in(request):
+        # The liveness check is the person's face: not in a staff browser either.
+        return _link_page(request, resolved, token, error=_staff_browser_refusal(), status=403)
     return _start(request, resolved, token)
 
 
@@ -348,6 +351,10 @@ def retry(request: HttpRequest, ref: str) -> HttpResponse:
     _activate_language(request, session.person.language)
     if session.pk not in _opened_here(request):
         return render_person(request, "person/link_problem.html", {"problem": "reopen"}, status=403)
+    if _signed_in(request):
+        return render_person(
+            request, "person/link_problem.html", {"problem": "staff_browser"}, status=403
+        )
     try:
         h5_link = liveness.start_liveness(session=session, request=request)
     except services.JourneyError as error:
