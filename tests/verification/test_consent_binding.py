@@ -123,6 +123,8 @@ def test_an_in_person_consent_names_who_showed_the_link_and_on_what(
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "Consent given in person, shown by Mei Lin" in text
     assert "Consent given in person, shown by Mei Lin." in phone.get(link).content.decode()
+    staff_page = staff_client.get(f"/persons/{person.pk}/").content.decode()
+    assert "given in person, shown by Mei Lin" in staff_page
     assert json.loads(phone.get(f"{link}receipt.json").content)["consent"]["collection"][
         "in_person"
     ]["shown_by"] == ("Mei Lin")
@@ -297,5 +299,7 @@ def test_a_staff_browser_cannot_start_the_liveness_check(start_by_email, phone, 
     assert b"This browser is signed in as studio staff" in page.content
     assert f'action="{link}start/"'.encode() not in page.content
     assert staff_client.post(f"{link}start/").status_code == 403
-    attempts = session.attempts.count()
-    assert attempts == 1  # only the phone's
+    attempt = session.attempts.get()  # only the phone's
+    retried = staff_client.post(f"/verified/{attempt.ref}/retry/")  # this browser opened the link
+    assert retried.status_code == 403 and b"studio staff" in retried.content
+    assert session.attempts.count() == 1
