@@ -37,6 +37,7 @@ from assets.media.sniff import EXTENSIONS
 from assets.models import Asset, AssetGroup
 from assets.uploads import HashedUpload
 from ledger.services import Actor, record
+from portal.confirm import require_reason
 from portal.queueing import enqueue_on_commit
 from upstream.client import UpstreamClient
 from upstream.codes import explain
@@ -90,6 +91,8 @@ def active_consents(group: AssetGroup) -> list[Consent]:
         withdrawn_at__isnull=True,
         session__account_id=group.account_id,
         session__upstream_group_id=group.upstream_id,
+        # Not one still waiting for the person's code: until they enter it, it binds nothing.
+        session__status=VerificationSession.Status.VERIFIED,
     ).select_related("project")
     return [c for c in consents.order_by("-signed_at") if c.is_active()]
 
@@ -737,7 +740,13 @@ def stalled_forwarding_ids(*, now: datetime | None = None) -> list[int]:
 
 def delete_asset(*, asset: Asset, actor: Actor, reason: str) -> None:
     """Delete the asset upstream (if it got there; already gone counts as deleted), record it,
-    then remove its local files. Safe to run again."""
+    then remove its local files. Safe to run again. The one way an asset is deleted: the staff
+    page, the admin's action, withdrawal and retention all come here.
+
+    `reason`: why, in words, when staff delete (required then; the ledger keeps it with who).
+    Raises an `UpstreamError` when the upstream did not delete it: then nothing changes here.
+    """
+    require_reason(actor, reason)
     if asset.status != Status.DELETED and asset.upstream_id:
         with contextlib.suppress(AssetNotFound):
             client_for(asset.group.account).delete_asset(asset_id=asset.upstream_id)

@@ -8,13 +8,14 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from assets import services, uploads
 from assets.media.limits import MediaLimits
 from assets.models import Asset, AssetGroup
 from ledger.services import Actor
-from portal.access import StaffRequest, staff_required
+from portal.access import StaffRequest, staff_permission_required
+from portal.confirm import ReasonForm, confirm_page
 from upstream.codes import explain
 from upstream.errors import UpstreamError
 from verification.models import Consent, VerificationSession
@@ -50,7 +51,7 @@ def _get_group(pk: int) -> AssetGroup:
     )
 
 
-@staff_required
+@staff_permission_required("assets.view_assetgroup")
 @require_GET
 def group_detail(request: StaffRequest, pk: int) -> HttpResponse:
     group = _get_group(pk)
@@ -59,7 +60,7 @@ def group_detail(request: StaffRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_required
+@staff_permission_required("assets.view_assetgroup")
 @require_GET
 def group_assets(request: StaffRequest, pk: int) -> HttpResponse:
     """The live asset list; htmx polls it until every asset has settled."""
@@ -72,7 +73,7 @@ def group_assets(request: StaffRequest, pk: int) -> HttpResponse:
 
 
 @uploads.upload_endpoint
-@staff_required
+@staff_permission_required("assets.upload_asset")
 def staff_upload(request: StaffRequest, pk: int) -> HttpResponse:
     group = _get_group(pk)
     back = reverse("assets:group", args=[pk])
@@ -178,23 +179,46 @@ def _status_json(asset: Asset) -> JsonResponse:
     )
 
 
-@staff_required
+@staff_permission_required("assets.view_asset")
 @require_GET
 def asset_status(request: StaffRequest, pk: int) -> JsonResponse:
     return _status_json(get_object_or_404(Asset, pk=pk))
 
 
-@staff_required
-@require_POST
+@staff_permission_required("assets.delete_asset_upstream")
 def asset_delete(request: StaffRequest, pk: int) -> HttpResponse:
-    asset = get_object_or_404(Asset.objects.select_related("group__account"), pk=pk)
+    """Asks first (what goes, and why), then deletes upstream and here on the confirming POST."""
+    asset = get_object_or_404(
+        Asset.objects.select_related("group__account", "group__person"), pk=pk
+    )
+    back = reverse("assets:group", args=[asset.group_id])
+    if asset.status == Asset.Status.DELETED:
+        messages.info(request, f"{asset.original_name} was already deleted.")
+        return redirect(back)
+    form = ReasonForm(request.POST if request.POST.get("confirmed") == "yes" else None)
+    if not form.is_valid():
+        return confirm_page(
+            request,
+            form=form,
+            title=f"Delete {asset.original_name}?",
+            consequences=[
+                f"It is deleted at the upstream first, then the copy here: "
+                f"{asset.group.person.full_name}'s likeness can't be used from it any more.",
+                "This can't be undone; the ledger keeps its SHA-256, who deleted it and why.",
+            ],
+            button="Delete upstream and here",
+            back=back,
+            status=400 if form.is_bound else 200,
+        )
     try:
-        services.delete_asset(asset=asset, actor=Actor.staff(request.user), reason="staff")
+        services.delete_asset(
+            asset=asset, actor=Actor.staff(request.user), reason=form.cleaned_data["reason"]
+        )
     except UpstreamError as error:
         messages.error(request, f"The upstream did not delete it: {error.explanation} {error.fix}")
     else:
         messages.success(request, f"{asset.original_name} was deleted here and upstream.")
-    return redirect("assets:group", asset.group_id)
+    return redirect(back)
 
 
 def _person_group(

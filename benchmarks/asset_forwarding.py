@@ -46,6 +46,7 @@ def main() -> None:
 
     from django.conf import settings
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
 
     from assets import services
     from assets.models import Asset
@@ -72,6 +73,7 @@ def main() -> None:
         staff = get_user_model().objects.create_user(
             "bench", password="bench-password-123", is_staff=True
         )
+        staff.groups.set(Group.objects.filter(name="coordinator"))
         person = AuthorizingPerson.objects.create(full_name="Bench Person")
         project = Project.objects.create(name="Bench", intended_use="Benchmarks.")
         text = ConsentText.objects.create(title="Consent", version="1", body="Words.")

@@ -113,12 +113,14 @@ def _callback_to_verified(simulator, account, person, project, text) -> None:
     from urllib.parse import urlsplit
 
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from django.test import Client
 
     from verification import liveness
     from verification.models import VerificationSession
 
     staff = get_user_model().objects.create_user("bench-staff", is_staff=True)
+    staff.groups.set(Group.objects.filter(name="coordinator"))
     staff_client, phone = Client(), Client()
     staff_client.force_login(staff)
     callback_ms, status_ms = [], []

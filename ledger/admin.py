@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 
 from ledger.chain import HASHED_FIELDS
 from ledger.models import AuditEvent, LedgerCheckpoint, LedgerHead
-from portal.admin_tools import export_as_csv
+from portal.admin_tools import ExportPermissionMixin, export_as_csv
 
 
 class LedgerPaginator(Paginator):
@@ -27,7 +27,7 @@ class LedgerPaginator(Paginator):
         return super().count
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ExportPermissionMixin, admin.ModelAdmin):
     # One COUNT per page instead of two: the ledger grows without bound.
     show_full_result_count = False
     list_per_page = 50

@@ -8,9 +8,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -19,6 +21,7 @@ from django.utils.safestring import SafeString
 
 from ledger.models import AuditEvent
 from ledger.services import Actor, record
+from portal.confirm import ReasonForm
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +58,13 @@ def csv_rows(queryset: QuerySet[Any], fields: Sequence[str]) -> Iterator[str]:
         yield writer.writerow([_cell(value) for value in row])
 
 
-@admin.action(description="Export selected rows as CSV")
+@admin.action(description="Export selected rows as CSV", permissions=["export"])
 def export_as_csv(
     modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
 ) -> StreamingHttpResponse:
     """The columns are the admin's `export_fields` (secrets are never among them). The export is
-    recorded in the ledger: who took which rows out, and how many."""
+    recorded in the ledger: who took which rows out, and how many. Offered to roles holding
+    `ledger.export_records` (the admin needs `ExportPermissionMixin`)."""
     model = queryset.model
     fields: Sequence[str] = modeladmin.export_fields  # type: ignore[attr-defined]
     count = queryset.count()
@@ -124,3 +128,46 @@ def _summary(payload: object, limit: int = 160) -> str:
 
 def subject_filters(obj: models.Model) -> dict[str, str]:
     return {"subject_type": obj._meta.label_lower, "subject_id": str(obj.pk)}
+
+
+class ExportPermissionMixin:
+    """Offers `export_as_csv` only to roles that may take records out (`ledger.export_records`)."""
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("ledger.export_records")
+
+
+def confirm_action(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    *,
+    action: str,
+    title: str,
+    intro: str,
+    consequences: list[str],
+    items: list[str],
+    skipped: list[str],
+    pks: list[int],
+    button: str,
+) -> TemplateResponse | str:
+    """A destructive admin action's confirmation step: a page naming what will happen to what,
+    asking why. Returns the reason once the confirming POST carries one, else the page."""
+    form = ReasonForm(request.POST if request.POST.get("confirmed") == "yes" else None)
+    if form.is_valid():
+        return str(form.cleaned_data["reason"])
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "intro": intro,
+        "consequences": consequences,
+        "items": items,
+        "skipped": skipped,
+        "pks": pks,
+        "button": button,
+        "form": form,
+        "opts": modeladmin.model._meta,
+        "action": action,
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        "index": request.POST.get("index", "0"),
+    }
+    return TemplateResponse(request, "admin/confirm_action.html", context)

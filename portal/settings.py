@@ -10,6 +10,7 @@ from datetime import timedelta
 import dj_database_url
 from celery.schedules import crontab
 from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from portal import env
@@ -380,6 +381,15 @@ LIVENESS_RESULT_CHECK_SECONDS = env.integer("LIVENESS_RESULT_CHECK_SECONDS", 5)
 # Wrong link tokens allowed per client address per window before it is slowed down.
 LINK_FAILURES_ALLOWED = env.integer("LINK_FAILURES_ALLOWED", 20)
 LINK_FAILURE_WINDOW = timedelta(minutes=15)
+# Consent for a new project on a group already verified: the person proves it is them with a
+# one-time code sent to their own email or phone on file ("code"), or with a fresh liveness check
+# that makes a new group ("liveness"). Without a contact on file, it is always liveness.
+REUSED_GROUP_CONSENT_PROOF = env.text("REUSED_GROUP_CONSENT_PROOF", "code")
+if REUSED_GROUP_CONSENT_PROOF not in ("code", "liveness"):
+    raise ImproperlyConfigured("REUSED_GROUP_CONSENT_PROOF must be 'code' or 'liveness'.")
+CONSENT_CODE_TTL = timedelta(minutes=env.integer("CONSENT_CODE_TTL_MINUTES", 15))
+CONSENT_CODE_ATTEMPTS = env.integer("CONSENT_CODE_ATTEMPTS", 5)
+CONSENT_CODE_SENDS = env.integer("CONSENT_CODE_SENDS", 3)
 POLL_SWEEP_INTERVAL = timedelta(seconds=env.integer("POLL_SWEEP_INTERVAL_SECONDS", 3))
 SMS_BACKEND = env.text("SMS_BACKEND", "verification.sms.ConsoleSmsBackend")
 TWILIO_ACCOUNT_SID = env.text("TWILIO_ACCOUNT_SID")

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from django.views.defaults import server_error as django_server_error
 
 from portal import health
-from portal.access import StaffRequest, staff_required
+from portal.access import StaffRequest, staff_permission_required
 from verification import retention
 from verification.models import StaffNotice, VerificationSession
 
@@ -50,7 +50,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
-@staff_required
+@staff_permission_required("verification.view_verificationsession")
 def dashboard(request: StaffRequest) -> HttpResponse:
     notices = list(StaffNotice.objects.filter(user=request.user, seen_at__isnull=True)[:20])
     open_sessions = VerificationSession.objects.open().select_related("person", "project")[:50]

@@ -47,11 +47,22 @@ def _clear_cache():
     cache.clear()
 
 
+def make_staff(username: str, *roles: str):
+    """A staff account holding `roles` (see portal/roles.py); none: staff with no role at all."""
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user(
+        username=username, password="correct horse battery staple", is_staff=True
+    )
+    user.groups.set(Group.objects.filter(name__in=roles))
+    assert user.groups.count() == len(roles), f"missing role among {roles}"
+    return user
+
+
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_user(
-        username="staffer", password="correct horse battery staple", is_staff=True
-    )
+    """An administrator: the role that may do everything the staff pages offer."""
+    return make_staff("staffer", "administrator")
 
 
 @pytest.fixture

@@ -28,6 +28,13 @@ def link_in_last_message() -> str:
     return match.group(1)
 
 
+def code_in_last_message() -> str:
+    """The one-time code of the newest message (sent to the person's own address)."""
+    match = re.search(r"^\s+(\d{6})$", str(mail.outbox[-1].body), re.MULTILINE)
+    assert match, mail.outbox[-1].body
+    return match.group(1)
+
+
 def consent_and_start(phone: Client, link: str, name: str = "Jane Doe") -> str:
     """The person consents; returns the H5 link the phone was sent to."""
     response = phone.post(f"{link}consent/", {"signature_name": name, "agree": "on"})

@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from portal.admin_tools import export_as_csv
+from portal.admin_tools import ExportPermissionMixin, export_as_csv
 from upstream.models import Adapter, UpstreamAccount, UpstreamCall
 from upstream.services import check_account
 
@@ -85,7 +85,7 @@ class UpstreamAccountForm(forms.ModelForm):
 
 
 @admin.register(UpstreamAccount)
-class UpstreamAccountAdmin(admin.ModelAdmin):
+class UpstreamAccountAdmin(ExportPermissionMixin, admin.ModelAdmin):
     form = UpstreamAccountForm
     list_display = ["name", "adapter", "base_url", "is_active", "created_at"]
     list_filter = ["adapter", "is_active"]
@@ -104,7 +104,7 @@ class UpstreamAccountAdmin(admin.ModelAdmin):
         "created_at",
     ]
 
-    @admin.action(description="Check credentials with a free upstream call")
+    @admin.action(description="Check credentials with a free upstream call", permissions=["change"])
     def check_credentials(self, request: HttpRequest, queryset: QuerySet[UpstreamAccount]) -> None:
         for account in queryset:
             outcome = check_account(account)
@@ -118,7 +118,7 @@ class UpstreamAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(UpstreamCall)
-class UpstreamCallAdmin(admin.ModelAdmin):
+class UpstreamCallAdmin(ExportPermissionMixin, admin.ModelAdmin):
     """The call log: for reading only. Rows never hold credentials or media."""
 
     list_display = [

@@ -8,7 +8,6 @@ their timeline from the ledger.
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -19,12 +18,19 @@ from ledger.models import AuditEvent
 from ledger.services import Actor, record
 from portal.access import StaffRequest
 from portal.admin_mixins import ReadOnlyAdminMixin
-from portal.admin_tools import export_as_csv, subject_filters, timeline
+from portal.admin_tools import (
+    ExportPermissionMixin,
+    confirm_action,
+    export_as_csv,
+    subject_filters,
+    timeline,
+)
 from verification import withdrawal
 from verification.limits import check_can_send
 from verification.models import (
     AuthorizingPerson,
     Consent,
+    ConsentCode,
     ConsentText,
     Invitation,
     LivenessAttempt,
@@ -57,7 +63,7 @@ class ConsentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(AuthorizingPerson)
-class AuthorizingPersonAdmin(admin.ModelAdmin):
+class AuthorizingPersonAdmin(ExportPermissionMixin, admin.ModelAdmin):
     list_display = ["full_name", "email", "phone", "language", "created_at", "last_interaction_at"]
     list_filter = ["language"]
     search_fields = ["full_name", "email", "phone"]
@@ -75,6 +81,11 @@ class AuthorizingPersonAdmin(admin.ModelAdmin):
         "created_at",
         "last_interaction_at",
     ]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A person's records go through retention (`apply_retention`), which withdraws, deletes
+        # upstream and records each step; a row removed here would skip all of that.
+        return False
 
     @admin.display(description="timeline")
     def timeline(self, person: AuthorizingPerson) -> SafeString:
@@ -97,7 +108,7 @@ class AuthorizingPersonAdmin(admin.ModelAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ExportPermissionMixin, admin.ModelAdmin):
     list_display = ["name", "is_active", "closed_at", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "intended_use"]
@@ -123,7 +134,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentText)
-class ConsentTextAdmin(admin.ModelAdmin):
+class ConsentTextAdmin(ExportPermissionMixin, admin.ModelAdmin):
     list_display = ["title", "version", "language", "sha256", "created_at"]
     list_filter = ["language"]
     search_fields = ["title", "version", "body"]
@@ -139,7 +150,8 @@ class ConsentTextAdmin(admin.ModelAdmin):
         return list(self.readonly_fields)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return obj is None or not obj.is_frozen
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or not obj.is_frozen)
 
 
 class InvitationInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -177,7 +189,7 @@ class SessionConsentInline(ConsentInline):
 
 
 @admin.register(VerificationSession)
-class VerificationSessionAdmin(admin.ModelAdmin):
+class VerificationSessionAdmin(ExportPermissionMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "person",
@@ -216,6 +228,15 @@ class VerificationSessionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # sessions start from a person's page, where consent texts and links are made
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a session is evidence: it is cancelled (the action below), never removed
+
+    def has_send_link_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("verification.send_link")
+
+    def has_cancel_session_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("verification.cancel_session")
+
     @admin.display(description="timeline")
     def timeline(self, session: VerificationSession) -> SafeString:
         consents = [str(pk) for pk in session.consents.values_list("pk", flat=True)]
@@ -225,7 +246,10 @@ class VerificationSessionAdmin(admin.ModelAdmin):
         )
         return timeline(events, filters={"person_id": str(session.person_id)})
 
-    @admin.action(description="Send a new link by email or SMS (the old one stops working)")
+    @admin.action(
+        description="Send a new link by email or SMS (the old one stops working)",
+        permissions=["send_link"],
+    )
     def resend_invitation(
         self, request: StaffRequest, queryset: QuerySet[VerificationSession]
     ) -> None:
@@ -248,22 +272,55 @@ class VerificationSessionAdmin(admin.ModelAdmin):
         if sent:
             self.message_user(request, f"{_count(sent, 'new link')} on the way.", messages.SUCCESS)
 
-    @admin.action(description="Cancel (links stop working, no more polling)")
-    def cancel(self, request: StaffRequest, queryset: QuerySet[VerificationSession]) -> None:
+    @admin.action(
+        description="Cancel (links stop working, no more polling)", permissions=["cancel_session"]
+    )
+    def cancel(
+        self, request: StaffRequest, queryset: QuerySet[VerificationSession]
+    ) -> TemplateResponse | None:
+        """Asks first, naming the sessions and asking why; cancels on the confirming POST."""
+        sessions = list(queryset.select_related("person", "project"))
+        open_ones = [session for session in sessions if not session.is_terminal]
+        reason = confirm_action(
+            self,
+            request,
+            action="cancel",
+            title="Cancel verification sessions",
+            intro="Cancel these sessions. It takes effect at once:",
+            consequences=[
+                "every link of each session stops working;",
+                "a liveness check under way is no longer followed;",
+                "the cancellation is recorded in the audit ledger under your name, with the reason.",
+            ],
+            items=[
+                f"{s.person.full_name} — {s.project.name} ({s.get_status_display()})"
+                for s in open_ones
+            ],
+            skipped=[
+                f"{s.person.full_name} — {s.project.name} ({s.get_status_display()})"
+                for s in sessions
+                if s.is_terminal
+            ],
+            pks=[session.pk for session in sessions],
+            button=f"Yes, cancel {_count(len(open_ones), 'session')}",
+        )
+        if isinstance(reason, TemplateResponse):
+            return reason
         cancelled = 0
-        for session in queryset.select_related("person"):
+        for session in open_ones:
             try:
-                cancel_session(session=session, user=request.user)
+                cancel_session(session=session, actor=Actor.staff(request.user), reason=reason)
             except JourneyError as error:
                 self.message_user(request, f"{session.person}: {error}", messages.WARNING)
             else:
                 cancelled += 1
         if cancelled:
             self.message_user(request, f"{_count(cancelled, 'session')} cancelled.")
+        return None
 
 
 @admin.register(Consent)
-class ConsentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ConsentAdmin(ExportPermissionMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["person", "project", "text", "signed_at", "withdrawn_at", "destroyed_at"]
     list_filter = ["project", ("withdrawn_at", admin.EmptyFieldListFilter)]
     search_fields = ["person__full_name", "signature_name", "=text_sha256"]
@@ -296,28 +353,55 @@ class ConsentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             filters=subject_filters(consent),
         )
 
-    @admin.action(description="Withdraw on the person's behalf (deletes what it covered)")
+    def has_withdraw_consent_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("verification.withdraw_consent")
+
+    @admin.action(
+        description="Withdraw on the person's behalf (deletes what it covered)",
+        permissions=["withdraw_consent"],
+    )
     def withdraw(
         self, request: StaffRequest, queryset: QuerySet[Consent]
     ) -> TemplateResponse | None:
-        """Asks first, on a page listing what will be withdrawn; acts on the confirming POST."""
+        """Asks first, on a page listing what will be withdrawn and asking why; acts on the
+        confirming POST."""
         consents = list(queryset.select_related("person", "project"))
-        if request.POST.get("confirmed") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Withdraw consent on the person's behalf",
-                "opts": self.model._meta,
-                "consents": consents,
-                "active": [consent for consent in consents if consent.withdrawn_at is None],
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-                "select_across": request.POST.get("select_across", "0"),
-                "index": request.POST.get("index", "0"),
-            }
-            return TemplateResponse(request, "admin/verification/consent/withdraw.html", context)
+        active = [consent for consent in consents if consent.withdrawn_at is None]
+        reason = confirm_action(
+            self,
+            request,
+            action="withdraw",
+            title="Withdraw consent on the person's behalf",
+            intro="Withdraw these consents on the person's behalf — for example because they "
+            "asked by phone, by letter or in person. Withdrawal takes effect at once and cannot "
+            "be undone:",
+            consequences=[
+                "nothing more is sent to the upstream under these consents, and uploads waiting "
+                "to go are refused;",
+                "every asset a consent covered is deleted at the upstream and here, and the "
+                "person's asset group too when no other consent holds it;",
+                "the withdrawal is recorded in the audit ledger under your name with the reason, "
+                "and the person is told by email when everything is deleted.",
+            ],
+            items=[
+                f"{c.person.full_name} — {c.project.name}, signed {c.signed_at:%Y-%m-%d %H:%M}"
+                for c in active
+            ],
+            skipped=[
+                f"{c.person.full_name} — {c.project.name}, already withdrawn "
+                f"{c.withdrawn_at:%Y-%m-%d %H:%M}"
+                for c in consents
+                if c.withdrawn_at is not None
+            ],
+            pks=[consent.pk for consent in consents],
+            button=f"Yes, withdraw {_count(len(active), 'consent')}",
+        )
+        if isinstance(reason, TemplateResponse):
+            return reason
         withdrawn = 0
         for consent in consents:
             if withdrawal.withdraw_consent(
-                consent=consent, actor=Actor.staff(request.user), request=request
+                consent=consent, actor=Actor.staff(request.user), reason=reason, request=request
             ):
                 withdrawn += 1
         skipped = len(consents) - withdrawn
@@ -329,7 +413,7 @@ class ConsentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class InvitationAdmin(ExportPermissionMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "session_id",
@@ -368,7 +452,7 @@ class InvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(LivenessAttempt)
-class LivenessAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LivenessAttemptAdmin(ExportPermissionMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "session_id",
@@ -418,6 +502,16 @@ class StaffNoticeAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(ConsentCode)
+class ConsentCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Whether a one-time code went out, and how it was used. Never the code or its hash: the
+    code proves the person, not staff, agreed."""
+
+    list_display = ["session", "channel", "sent_at", "sends", "failed_attempts", "used_at"]
+    list_select_related = ["session__person"]
+    exclude = ["code_hash"]
 
 
 def _count(n: int, noun: str) -> str:

@@ -47,3 +47,38 @@ def _send_email(to: str, template: str, context: dict[str, object]) -> None:
         message.send()
     except (smtplib.SMTPException, OSError) as error:
         raise DeliveryError(f"The mail server did not accept the message ({error}).") from error
+
+
+def send_consent_code(*, session: VerificationSession, channel: str, code: str) -> None:
+    """The one-time code that binds a consent on a reused group to the person. Sent to the
+    address on file, never to one typed on the page; the code is in no log line of ours."""
+    person = session.person
+    context = {
+        "person": person,
+        "project": session.project,
+        "code": code,
+        "minutes": int(settings.CONSENT_CODE_TTL.total_seconds() // 60),
+        "studio": settings.STUDIO_NAME,
+    }
+    with translation.override(person.language):
+        if channel == VerificationSession.Channel.EMAIL:
+            subject = " ".join(
+                render_to_string("verification/email/consent_code_subject.txt", context).split()
+            )
+            message = EmailMultiAlternatives(
+                subject=subject,
+                body=render_to_string("verification/email/consent_code.txt", context),
+                to=[person.email],
+            )
+            try:
+                message.send()
+            except (smtplib.SMTPException, OSError) as error:
+                raise DeliveryError(
+                    f"The mail server did not accept the message ({error})."
+                ) from error
+        else:
+            body = render_to_string("verification/sms/consent_code.txt", context).strip()
+            try:
+                sms.backend().send(sms.Sms(to=person.phone, body=body))
+            except sms.SmsError as error:
+                raise DeliveryError(str(error)) from error

@@ -155,6 +155,12 @@ class VerificationSession(StatusMachine):
         SMS = "sms", "SMS"
         IN_PERSON = "in_person", "In person (QR code)"
 
+    class Proof(models.TextChoices):
+        """How the person shows it is them, besides their link."""
+
+        LIVENESS = "liveness", "A liveness check"
+        CODE = "code", "A one-time code sent to their own email or phone"
+
     TERMINAL = (Status.VERIFIED, Status.EXPIRED, Status.CANCELLED)
     AWAITING_CONSENT = (Status.CREATED, Status.INVITED, Status.OPENED)
     OPEN = (
@@ -183,6 +189,11 @@ class VerificationSession(StatusMachine):
     channel = models.CharField(max_length=16, choices=Channel.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
     upstream_group_id = models.CharField(max_length=128, blank=True)
+    # A verified group serves a new project only when the person proves it is them again: a code
+    # sent to their own email or phone (a fresh liveness check instead makes a new group).
+    consent_proof = models.CharField(
+        max_length=16, choices=Proof.choices, default=Proof.LIVENESS, editable=False
+    )
     last_error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -206,7 +217,16 @@ class VerificationSession(StatusMachine):
 
     @property
     def can_start_liveness(self) -> bool:
-        return self.status in (self.Status.CONSENTED, self.Status.VERIFYING, self.Status.FAILED)
+        return self.consent_proof == self.Proof.LIVENESS and self.status in (
+            self.Status.CONSENTED,
+            self.Status.VERIFYING,
+            self.Status.FAILED,
+        )
+
+    @property
+    def awaits_code(self) -> bool:
+        """Consented on a reused group; the group serves once the person enters their code."""
+        return self.consent_proof == self.Proof.CODE and self.status == self.Status.CONSENTED
 
 
 class InvitationQuerySet(models.QuerySet["Invitation"]):
@@ -243,6 +263,8 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
+    # An in-person link: the browser of the staff member who showed it (who is `created_by`).
+    shown_on = models.CharField(max_length=512, blank=True)
 
     objects = InvitationQuerySet.as_manager()
 
@@ -346,6 +368,13 @@ class Consent(models.Model):
     signed_at = models.DateTimeField(default=timezone.now)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
+    # Given in person, through a link staff showed: who showed it (their name as it was then, in
+    # case the account goes), and the browser it was shown on.
+    shown_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    shown_by_name = models.CharField(max_length=300, blank=True)
+    shown_on = models.CharField(max_length=512, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     # When everything the consent covered was deleted upstream and here, after withdrawal.
     destroyed_at = models.DateTimeField(null=True, blank=True)
@@ -383,3 +412,23 @@ class StaffNotice(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class ConsentCode(models.Model):
+    """The one-time code that binds a consent on a reused group to the person: sent to their own
+    email or phone on file, entered on their link's page. Only a keyed hash is stored (staff and
+    the database can't read or brute-force it offline); the code itself is never logged."""
+
+    session = models.OneToOneField(
+        VerificationSession, on_delete=models.CASCADE, related_name="consent_code"
+    )
+    code_hash = models.CharField(max_length=64)
+    channel = models.CharField(max_length=16, choices=VerificationSession.Channel.choices)
+    sent_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    sends = models.PositiveSmallIntegerField(default=1)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Consent code for session {self.session_id}"

@@ -13,18 +13,23 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext, ngettext
 
 from assets.models import AssetGroup
+from ledger.models import AuditEvent
 from ledger.services import Actor, record
 from portal.clients import client_ip
+from portal.confirm import require_reason
 from portal.queueing import enqueue_on_commit
 from verification.models import (
     AuthorizingPerson,
     Consent,
+    ConsentCode,
     ConsentText,
     Invitation,
     LivenessAttempt,
@@ -38,6 +43,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Status = VerificationSession.Status
+Proof = VerificationSession.Proof
+CODE_SALT = "verification.consent_code"
 # No new links for these; a verified person still gets links, to come back to their page.
 CLOSED = (Status.CANCELLED, Status.EXPIRED)
 
@@ -93,10 +100,14 @@ def start_session(
 ) -> VerificationSession:
     """Create a session and, for email and SMS, queue its first invitation.
 
-    When the person already has a verified group at this account, the session asks only for
-    consent (a new project, say): the group is reused and no new liveness check is needed.
+    When the person already has a verified group at this account (a new project, say), the
+    consent must still be bound to the person, not to whoever holds the link: either a one-time
+    code sent to their own email or phone on file (then the group serves again, no new liveness
+    check), or a fresh liveness check (a new group). `REUSED_GROUP_CONSENT_PROOF` says which.
     """
     reused = reusable_group(person_id=person.pk, account_id=account_id)
+    proof = consent_proof_for(person, reused)
+    group_id = reused.upstream_id if reused is not None and proof == Proof.CODE else ""
     with transaction.atomic():
         session = VerificationSession.objects.create(
             person=person,
@@ -107,7 +118,8 @@ def start_session(
             term_ends_on=term_ends_on,
             channel=channel,
             created_by=user,
-            upstream_group_id=reused.upstream_id if reused else "",
+            upstream_group_id=group_id,
+            consent_proof=proof,
         )
         record(
             action="session.created",
@@ -121,7 +133,9 @@ def start_session(
                 "channel": channel,
                 "account_id": account_id,
                 "term_ends_on": term_ends_on.isoformat() if term_ends_on else None,
-                "reuses_group": reused.upstream_id if reused else None,
+                "reuses_group": group_id or None,
+                "verified_before": reused.upstream_id if reused else None,
+                "consent_proof": proof,
             },
         )
         if channel != VerificationSession.Channel.IN_PERSON:
@@ -173,8 +187,12 @@ def send_new_link(*, session: VerificationSession, user: User | None) -> Invitat
     return invitation
 
 
-def show_link(*, session: VerificationSession, user: User) -> str:
-    """A new link for staff to show as a QR code or copy; the older links stop working."""
+def show_link(*, session: VerificationSession, user: User, device: str = "") -> str:
+    """A new link for staff to show as a QR code or copy; the older links stop working.
+
+    `device`: the staff browser's user agent; a consent given through the link names who showed
+    it and on what."""
+    device = device.replace("\x00", "")[:512]
     if session.status in CLOSED:
         raise JourneyError(f"This session is {session.get_status_display().lower()}.")
     token = secrets.token_urlsafe(32)
@@ -189,6 +207,7 @@ def show_link(*, session: VerificationSession, user: User) -> str:
             created_by=user,
             sent_at=now,
             expires_at=now + settings.INVITATION_TTL,
+            shown_on=device,
         )
         session.move(Status.CREATED, Status.INVITED)
         record(
@@ -196,7 +215,7 @@ def show_link(*, session: VerificationSession, user: User) -> str:
             actor=Actor.staff(user),
             subject=session,
             person_id=session.person_id,
-            payload={"invitation": invitation.pk, "links_revoked": revoked},
+            payload={"invitation": invitation.pk, "links_revoked": revoked, "shown_on": device},
         )
     return person_link_url(token)
 
@@ -343,9 +362,17 @@ def give_consent(
     representation: str = "",
     guardian_name: str = "",
     guardian_relationship: str = "",
+    invitation: Invitation | None = None,
 ) -> Consent:
-    """Store the person's consent to the session's text, project and media kinds."""
+    """Store the person's consent to the session's text, project and media kinds.
+
+    `invitation`: the link it came through. One staff showed in person makes the consent say who
+    showed it and on which browser. On a reused group the session then waits for the person's
+    one-time code (`check_consent_code`); otherwise for their liveness check.
+    """
     text = session.consent_text
+    shown_by = invitation.created_by if invitation and invitation.channel == "in_person" else None
+    shown_by_name = staff_name(shown_by) if shown_by else ""
     with transaction.atomic():
         if not session.move(VerificationSession.AWAITING_CONSENT, Status.CONSENTED):
             existing = session.consents.filter(withdrawn_at__isnull=True).first()
@@ -367,6 +394,9 @@ def give_consent(
             guardian_relationship=guardian_relationship,
             ip=client_ip(request) or None,
             user_agent=request.headers.get("user-agent", "")[:512],
+            shown_by=shown_by,
+            shown_by_name=shown_by_name,
+            shown_on=invitation.shown_on if invitation and shown_by else "",
         )
         VerificationSession.objects.filter(pk=session.pk).update(consented_at=consent.signed_at)
         AuthorizingPerson.objects.filter(pk=session.person_id).update(
@@ -389,28 +419,172 @@ def give_consent(
                 "representation": representation,
                 "guardian_name": guardian_name,
                 "guardian_relationship": guardian_relationship,
+                "consent_proof": session.consent_proof,
+                "in_person_shown_by": (
+                    {"id": shown_by.pk, "name": shown_by_name} if shown_by else None
+                ),
             },
             request=request,
         )
-        if session.upstream_group_id:
-            _reuse_group(session)
         from verification.tasks import send_receipt
 
         enqueue_on_commit(send_receipt, consent.pk, sweep="verification.tasks.sweep_receipts")
     return consent
 
 
-def _reuse_group(session: VerificationSession) -> None:
-    """Consent for a person already verified at this account: their group serves again."""
+def staff_name(user: User) -> str:
+    """How a staff member is named to a person (receipt, their page): full name, else username."""
+    return user.get_full_name() or user.get_username()
+
+
+# --- Binding a consent on a reused group to the person ---------------------------------------
+
+
+def consent_proof_for(person: AuthorizingPerson, reused: AssetGroup | None) -> str:
+    """How this person will prove it is them: a one-time code when their group serves again and
+    a contact of theirs is on file, unchanged since the group was verified (else whoever changed
+    it would get the code); a liveness check otherwise."""
+    if (
+        reused is None
+        or settings.REUSED_GROUP_CONSENT_PROOF != "code"
+        or not (person.email or person.phone)
+        or _contact_changed_since(person, reused.created_at)
+    ):
+        return Proof.LIVENESS
+    return Proof.CODE
+
+
+def _contact_changed_since(person: AuthorizingPerson, moment: datetime) -> bool:
+    events = AuditEvent.objects.filter(
+        person_id=person.pk, action="person.updated", occurred_at__gt=moment
+    ).values_list("payload", flat=True)
+    return any({"email", "phone"} & set((payload or {}).get("fields", [])) for payload in events)
+
+
+def _code_hash(session: VerificationSession, code: str) -> str:
+    # Keyed: six digits hash to a million values, which anyone reading the table could try.
+    return salted_hmac(CODE_SALT, f"{session.pk}:{code}", algorithm="sha256").hexdigest()
+
+
+def send_consent_code(*, session: VerificationSession, request: HttpRequest | None = None) -> str:
+    """Send a new one-time code to the person's own email (else phone) on file; the earlier one
+    stops working. Returns the channel. Raises `JourneyError` past the sending limit."""
+    from verification import messaging
+
+    if not session.awaits_code:
+        raise JourneyError(gettext("There is no code to send for this consent."))
+    person = session.person
+    channel = "email" if person.email else "sms"
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    now = timezone.now()
+    with transaction.atomic():
+        existing = ConsentCode.objects.select_for_update().filter(session=session).first()
+        if existing is not None and existing.sends >= settings.CONSENT_CODE_SENDS:
+            raise JourneyError(
+                gettext(
+                    "No more codes can be sent for this consent. Please ask the studio to start "
+                    "again."
+                )
+            )
+        sends = existing.sends + 1 if existing else 1
+        ConsentCode.objects.update_or_create(
+            session=session,
+            defaults={
+                "code_hash": _code_hash(session, code),
+                "channel": channel,
+                "sent_at": now,
+                "expires_at": now + settings.CONSENT_CODE_TTL,
+                "sends": sends,
+                "failed_attempts": 0,
+                "used_at": None,
+            },
+        )
+        record(
+            action="consent_code.sent",
+            actor=Actor.system(),
+            subject=session,
+            person_id=person.pk,
+            payload={"channel": channel, "sends": sends},
+            request=request,
+        )
+    try:
+        messaging.send_consent_code(session=session, channel=channel, code=code)
+    except messaging.DeliveryError as error:
+        logger.warning("could not send a consent code for session %s: %s", session.pk, error)
+        raise JourneyError(
+            gettext("The code could not be sent just now. Please try again in a minute.")
+        ) from error
+    return channel
+
+
+def check_consent_code(
+    *, session: VerificationSession, code: str, request: HttpRequest | None = None
+) -> None:
+    """The person entered their code: right, and their group serves the new consent; wrong,
+    expired or tried too often, a `JourneyError` says what to do."""
+    code = "".join(code.split())
+    with transaction.atomic():
+        sent = ConsentCode.objects.select_for_update().filter(session=session).first()
+        problem = _code_problem(session, sent, code)
+        if problem is None and sent is not None:
+            ConsentCode.objects.filter(pk=sent.pk).update(used_at=timezone.now())
+            _reuse_group(session, proof={"consent_proof": "code", "channel": sent.channel})
+        elif problem == "wrong" and sent is not None:
+            # Counted and committed before the person is told: a refusal must not undo it.
+            ConsentCode.objects.filter(pk=sent.pk).update(failed_attempts=F("failed_attempts") + 1)
+            left = settings.CONSENT_CODE_ATTEMPTS - sent.failed_attempts - 1
+            record(
+                action="consent_code.failed",
+                actor=Actor.person(session.person_id),
+                subject=session,
+                person_id=session.person_id,
+                payload={"attempts_left": left},
+                request=request,
+            )
+    if problem is None:
+        return
+    if problem == "wrong":
+        if left <= 0:
+            raise JourneyError(gettext("Too many wrong codes. Ask for a new code below."))
+        raise JourneyError(
+            ngettext(
+                "That code is not right. You can try %(left)d more time.",
+                "That code is not right. You can try %(left)d more times.",
+                left,
+            )
+            % {"left": left}
+        )
+    raise JourneyError(problem)
+
+
+def _code_problem(session: VerificationSession, sent: ConsentCode | None, code: str) -> str | None:
+    """None when `code` is the one sent and still good; "wrong"; or what to tell the person."""
+    if not session.awaits_code or sent is None or sent.used_at is not None:
+        return gettext("There is no code waiting for this consent.")
+    if sent.failed_attempts >= settings.CONSENT_CODE_ATTEMPTS:
+        return gettext("Too many wrong codes. Ask for a new code below.")
+    if sent.expires_at <= timezone.now():
+        return gettext("This code has expired. Ask for a new code below.")
+    if code.isdigit() and constant_time_compare(sent.code_hash, _code_hash(session, code)):
+        return None
+    return "wrong"
+
+
+def _reuse_group(session: VerificationSession, *, proof: dict[str, str]) -> None:
+    """The person proved it is them: their verified group serves the new consent."""
     from verification.notifications import notify_outcome
 
     if session.move(Status.CONSENTED, Status.VERIFIED, completed_at=timezone.now()):
         record(
             action="verification.group_reused",
-            actor=Actor.system(),
+            actor=Actor.person(session.person_id),
             subject=session,
             person_id=session.person_id,
-            payload={"group_id": session.upstream_group_id, "account_id": session.account_id},
+            payload={
+                "group_id": session.upstream_group_id,
+                "account_id": session.account_id,
+                **proof,
+            },
         )
         transaction.on_commit(lambda: notify_outcome(session_id=session.pk))
 
@@ -418,7 +592,9 @@ def _reuse_group(session: VerificationSession) -> None:
 # --- Staff actions and housekeeping -----------------------------------------------------------
 
 
-def cancel_session(*, session: VerificationSession, user: User) -> None:
+def cancel_session(*, session: VerificationSession, actor: Actor, reason: str) -> None:
+    """Close the session and its links. Staff say why; the ledger keeps who and why."""
+    require_reason(actor, reason)
     now = timezone.now()
     with transaction.atomic():
         if not session.move(
@@ -433,10 +609,10 @@ def cancel_session(*, session: VerificationSession, user: User) -> None:
         )
         record(
             action="session.cancelled",
-            actor=Actor.staff(user),
+            actor=actor,
             subject=session,
             person_id=session.person_id,
-            payload={"links_revoked": revoked},
+            payload={"links_revoked": revoked, "reason": reason},
         )
 
 

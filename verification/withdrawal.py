@@ -16,7 +16,9 @@ from django.utils import timezone, translation
 
 from assets import services as asset_services
 from assets.models import Asset, AssetGroup
+from ledger.models import ActorKind
 from ledger.services import Actor, record
+from portal.confirm import require_reason
 from portal.queueing import enqueue_on_commit
 from upstream.errors import GroupNotFound
 from upstream.factory import client_for
@@ -29,11 +31,16 @@ class DestructionPending(Exception):
     """Something is still on its way upstream; destruction must wait for it to settle."""
 
 
-def withdraw_consent(*, consent: Consent, actor: Actor, request: HttpRequest | None = None) -> bool:
+def withdraw_consent(
+    *, consent: Consent, actor: Actor, reason: str = "", request: HttpRequest | None = None
+) -> bool:
     """Withdraw now: nothing more is forwarded under this consent, and its destruction is queued.
 
+    Staff withdrawing on the person's behalf say why (`reason`, kept in the ledger with who did
+    it); the person withdrawing through their own link, or retention, need not.
     Returns False when it was already withdrawn (then nothing happens).
     """
+    require_reason(actor, reason)
     from verification.tasks import destroy_withdrawn
 
     now = timezone.now()
@@ -60,6 +67,8 @@ def withdraw_consent(*, consent: Consent, actor: Actor, request: HttpRequest | N
                 "project": consent.project.name,
                 "text_sha256": consent.text_sha256,
                 "uploads_stopped": stopped,
+                "on_behalf": actor.kind == ActorKind.STAFF,
+                "reason": reason,
             },
             request=request,
         )

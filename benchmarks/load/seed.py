@@ -26,6 +26,7 @@ def main() -> None:
 
     django.setup()
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from django.test import Client, RequestFactory
 
     from assets.models import AssetGroup
@@ -35,6 +36,7 @@ def main() -> None:
     from verification.models import AuthorizingPerson, ConsentText, Project, VerificationSession
 
     staff = get_user_model().objects.create_user(username="loadstaff", is_staff=True)
+    staff.groups.set(Group.objects.filter(name="coordinator"))
     login = Client()
     login.force_login(staff)
     account = UpstreamAccount.objects.create(

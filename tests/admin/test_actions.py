@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from assets.models import Asset
 from ledger.models import AuditEvent
+from ledger.services import Actor
 from tests.admin.conftest import STORED_TOKEN, make_world
 from tests.journey import make_verified_group
 from tests.upstream.media import voice
@@ -86,7 +87,9 @@ def test_resend_explains_in_person_and_closed_sessions(admin_client, email_sessi
         channel="in_person",
         created_by=staff_user,
     )
-    services.cancel_session(session=email_session, user=staff_user)
+    services.cancel_session(
+        session=email_session, actor=Actor.staff(staff_user), reason="the person moved away"
+    )
     messages = said(
         act(admin_client, VerificationSession, "resend_invitation", [email_session, in_person])
     )
@@ -100,14 +103,28 @@ def test_resend_explains_in_person_and_closed_sessions(admin_client, email_sessi
 def test_cancel_closes_open_sessions_and_says_which_were_closed_already(
     admin_client, email_session, staff_user
 ):
-    response = act(admin_client, VerificationSession, "cancel", [email_session])
+    page = act(admin_client, VerificationSession, "cancel", [email_session])
+    assert "Cancel these sessions" in page.text and "Jane Doe" in page.text
+    no_reason = act(admin_client, VerificationSession, "cancel", [email_session], confirmed="yes")
+    assert "the reason is kept" in no_reason.text
+    email_session.refresh_from_db()
+    assert email_session.status != "cancelled"
+    response = act(
+        admin_client,
+        VerificationSession,
+        "cancel",
+        [email_session],
+        confirmed="yes",
+        reason="Asked by the person's agent",
+    )
     assert said(response) == ["1 session cancelled."]
     email_session.refresh_from_db()
     assert email_session.status == "cancelled"
     assert not Invitation.objects.filter(session=email_session, revoked_at__isnull=True).exists()
-    assert AuditEvent.objects.filter(action="session.cancelled", actor_kind="staff").exists()
-    again = said(act(admin_client, VerificationSession, "cancel", [email_session]))
-    assert again == ["Jane Doe: This session is already cancelled."]
+    event = AuditEvent.objects.get(action="session.cancelled", actor_kind="staff")
+    assert event.payload["reason"] == "Asked by the person's agent"
+    again = act(admin_client, VerificationSession, "cancel", [email_session])
+    assert "Nothing selected can be changed this way" in again.text
 
 
 # --- Withdraw -----------------------------------------------------------------------------------
@@ -133,7 +150,9 @@ def test_withdraw_on_the_persons_behalf_records_who_did_it(
     admin_client, consents, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        response = act(admin_client, Consent, "withdraw", consents[:1], confirmed="yes")
+        response = act(
+            admin_client, Consent, "withdraw", consents[:1], confirmed="yes", reason="By phone"
+        )
     assert response.redirect_chain
     assert said(response) == ["1 consent withdrawn; what they covered is being deleted."]
     consent = Consent.objects.get(pk=consents[0].pk)
@@ -145,8 +164,9 @@ def test_withdraw_on_the_persons_behalf_records_who_did_it(
         "admin",
         str(consent.pk),
     )
+    assert event.payload["reason"] == "By phone" and event.payload["on_behalf"] is True
     assert len(queued) == 2  # the destruction task and a checkpoint, after the commit
-    again = act(admin_client, Consent, "withdraw", consents, confirmed="yes")
+    again = act(admin_client, Consent, "withdraw", consents, confirmed="yes", reason="By phone")
     assert said(again) == [
         "1 consent withdrawn; what they covered is being deleted. "
         "1 consent had already been withdrawn."

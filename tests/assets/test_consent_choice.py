@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from assets.models import Asset
 from ledger.services import Actor
-from tests.journey import link_in_last_message, run_pending_invitations
+from tests.journey import code_in_last_message, link_in_last_message, run_pending_invitations
 from verification import services, withdrawal
 from verification.models import Consent, Project
 
@@ -28,6 +28,7 @@ def second_project(verified_group, staff_user, consent_text, phone):
     run_pending_invitations()
     link = link_in_last_message()
     phone.post(f"{link}consent/", {"signature_name": "Jane Doe", "agree": "on"})
+    phone.post(f"{link}code/", {"code": code_in_last_message()})
     first = Consent.objects.exclude(project=spring).get()
     second = Consent.objects.get(project=spring)
     return first, second, link
@@ -59,7 +60,9 @@ def test_a_consent_that_no_longer_holds_takes_nothing(
     staff_client, verified_group, second_project, media, staff_user
 ):
     first, _, _ = second_project
-    withdrawal.withdraw_consent(consent=first, actor=Actor.staff(staff_user))
+    withdrawal.withdraw_consent(
+        consent=first, actor=Actor.staff(staff_user), reason="asked by phone"
+    )
     response = post(
         staff_client, f"/groups/{verified_group.pk}/upload/", media, consent=str(first.pk)
     )

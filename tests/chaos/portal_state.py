@@ -17,6 +17,7 @@ from typing import Any
 
 def seed(simulator_url: str, token: str, persons: int) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from django.test import Client
 
     from upstream.models import Adapter, UpstreamAccount
@@ -25,6 +26,7 @@ def seed(simulator_url: str, token: str, persons: int) -> dict[str, Any]:
     staff = get_user_model().objects.create_user(
         username="chaos-staff", email="staff@example.com", is_staff=True
     )
+    staff.groups.set(Group.objects.filter(name="coordinator"))
     login = Client()
     login.force_login(staff)
     account = UpstreamAccount.objects.create(

@@ -74,6 +74,8 @@ ACCESS: dict[str, Access] = {
     "person:link": Access.LINK,
     "person:consent": Access.LINK,
     "person:start": Access.LINK,
+    "person:consent_code": Access.LINK,
+    "person:consent_code_resend": Access.LINK,
     "person:withdraw": Access.LINK,
     "person:renew": Access.LINK,
     "person:receipt_json": Access.LINK,

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from assets import services as asset_services
 from ledger.models import AuditEvent
-from tests.journey import link_in_last_message, run_pending_invitations
+from tests.journey import code_in_last_message, link_in_last_message, run_pending_invitations
 from verification import services
 from verification.models import Consent, Project, VerificationSession
 
@@ -92,12 +92,18 @@ def test_a_new_project_asks_only_for_consent_and_reuses_the_verified_group(
     run_pending_invitations()
     link = link_in_last_message()
     response = phone.post(f"{link}consent/", {"signature_name": "Jane Doe", "agree": "on"})
+    assert response.status_code == 302 and response["Location"] == link
+    session.refresh_from_db()
+    assert session.awaits_code  # bound to the person: the code sent to their own address
+    assert b"enter the code we sent you" in phone.get(link).content
+    response = phone.post(f"{link}code/", {"code": code_in_last_message()})
     session.refresh_from_db()
     assert session.status == VerificationSession.Status.VERIFIED
     assert not session.attempts.exists()  # no liveness again
     assert len(simulator.requests_for("CreateVisualValidateSession")) == 1  # the first one only
     assert response.status_code == 302 and response["Location"] == link
     assert b"You are verified" in phone.get(link).content
-    assert AuditEvent.objects.filter(action="verification.group_reused").exists()
+    reused = AuditEvent.objects.get(action="verification.group_reused")
+    assert reused.payload["consent_proof"] == "code" and reused.payload["channel"] == "email"
     newest = asset_services.active_consent(verified_group)
     assert newest is not None and newest.project == second

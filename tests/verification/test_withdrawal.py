@@ -110,14 +110,22 @@ def test_staff_withdraw_on_the_persons_behalf(
     staff_client, active_asset, django_capture_on_commit_callbacks
 ):
     consent = Consent.objects.get()
+    url = f"/consents/{consent.pk}/withdraw/"
+    asked = staff_client.post(url)  # the person page's button: the confirmation step first
+    assert asked.status_code == 200 and b"can&#x27;t be undone" in asked.content
+    unexplained = staff_client.post(url, {"confirmed": "yes", "reason": "  "})
+    assert unexplained.status_code == 400 and b"Say why" in unexplained.content
+    consent.refresh_from_db()
+    assert consent.withdrawn_at is None
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        response = staff_client.post(f"/consents/{consent.pk}/withdraw/")
+        response = staff_client.post(url, {"confirmed": "yes", "reason": "She asked by letter"})
     assert response.status_code == 302 and len(queued) == 2  # destruction, checkpoint
     withdrawal.destroy(consent_id=consent.pk)
     consent.refresh_from_db()
     assert consent.withdrawn_at and consent.destroyed_at
     event = AuditEvent.objects.get(action="consent.withdrawn")
-    assert event.actor_kind == "staff"
+    assert event.actor_kind == "staff" and event.actor_label == "staffer"
+    assert event.payload["reason"] == "She asked by letter"
 
 
 def test_an_expired_link_can_ask_for_a_new_one(phone, start_by_email, settings):

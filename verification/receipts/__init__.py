@@ -114,6 +114,10 @@ def build_receipt(consent: Consent) -> dict[str, Any]:
                 "invitation_channel": session.channel if session else None,
                 "ip": consent.ip,
                 "user_agent": consent.user_agent,
+                # A link staff showed in person: who showed it, and on which browser.
+                "in_person": {"shown_by": consent.shown_by_name, "shown_on": consent.shown_on}
+                if consent.shown_by_name
+                else None,
             },
             "withdrawn_at": _instant(consent.withdrawn_at),
         },

@@ -94,6 +94,7 @@ def render_pdf(receipt: dict[str, Any]) -> bytes:
                 (_("Signed"), _display_instant(consent["signed_at"])),
                 (_("Signature"), consent["signature_name"]),
                 (_("Signed from"), _signed_from(consent["collection"])),
+                *_in_person(consent["collection"]),
                 (_("Consent now"), _state(consent["state"])),
             ],
             width,
@@ -164,6 +165,14 @@ def _state(state: str) -> str:
 def _signed_from(collection: dict[str, Any]) -> str:
     parts = [collection["ip"] or "", collection["user_agent"] or ""]
     return " · ".join(part for part in parts if part) or "—"
+
+
+def _in_person(collection: dict[str, Any]) -> list[tuple[str, str]]:
+    shown = collection.get("in_person")
+    if not shown:
+        return []
+    text = _("Consent given in person, shown by %(name)s") % {"name": shown["shown_by"]}
+    return [(_("How it was given"), text)]
 
 
 def _verification_rows(verification: dict[str, Any] | None) -> list[tuple[str, str]]:

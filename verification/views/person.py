@@ -171,6 +171,8 @@ def _link_page(
         if session.status in VerificationSession.AWAITING_CONSENT
         else session.consents.order_by("-signed_at").first(),
         "assets": Asset.objects.filter(group__session=session).order_by("-created_at")[:100],
+        "signed_in_staff": _signed_in(request),
+        "code_sent": getattr(session, "consent_code", None) if session.awaits_code else None,
     }
     return render_person(request, "person/link.html", context, status=status)
 
@@ -197,6 +199,12 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
     return _remember_browser(request, _link_page(request, resolved, token), resolved.session)
 
 
+def _signed_in(request: HttpRequest) -> bool:
+    """A browser signed in to the studio's accounts: staff's, never the person's own (persons
+    have no accounts). Consent and withdrawal through a link are refused there."""
+    return bool(request.user.is_authenticated)
+
+
 @require_POST
 @person_page
 def consent(request: HttpRequest, token: str) -> HttpResponse:
@@ -205,6 +213,8 @@ def consent(request: HttpRequest, token: str) -> HttpResponse:
         return resolved
     session = resolved.session
     _activate_language(request, session.person.language)
+    if _signed_in(request):
+        return _link_page(request, resolved, token, error=_staff_browser_refusal(), status=403)
     form = ConsentForm(request.POST, expected_name=session.person.full_name)
     if not form.is_valid():
         return _link_page(request, resolved, token, form=form, status=400)
@@ -216,14 +226,66 @@ def consent(request: HttpRequest, token: str) -> HttpResponse:
             representation=form.cleaned_data["representation"],
             guardian_name=form.cleaned_data["guardian_name"],
             guardian_relationship=form.cleaned_data["guardian_relationship"],
+            invitation=resolved,
         )
     except services.JourneyError as error:
         return _link_page(request, resolved, token, error=str(error), status=409)
     session.refresh_from_db(fields=["status"])  # keeps the related rows already loaded
-    if session.status == VerificationSession.Status.VERIFIED:
-        # Their verified group serves again: no liveness.
+    if session.awaits_code:
+        # Their verified group serves again once they enter the code sent to them: no liveness.
+        try:
+            services.send_consent_code(session=session, request=request)
+        except services.JourneyError as problem:
+            page = _link_page(request, resolved, token, error=str(problem))
+            return _remember_browser(request, page, session)
         return _remember_browser(request, redirect("person:link", token), session)
     return _remember_browser(request, _start(request, resolved, token), session)
+
+
+def _staff_browser_refusal() -> str:
+    from django.utils.translation import gettext
+
+    return gettext(
+        "This browser is signed in to the studio's staff pages, so consent can't be given "
+        "here. The person gives it on their own phone or computer."
+    )
+
+
+@require_POST
+@person_page
+def consent_code(request: HttpRequest, token: str) -> HttpResponse:
+    """The one-time code that binds a consent on an already verified group to the person."""
+    resolved = _resolve(request, token)
+    if isinstance(resolved, HttpResponse):
+        return resolved
+    _activate_language(request, resolved.session.person.language)
+    if _signed_in(request):
+        return _link_page(request, resolved, token, error=_staff_browser_refusal(), status=403)
+    if resolved.session.status == VerificationSession.Status.VERIFIED:
+        return redirect("person:link", token)  # sent twice, or reloaded: it worked already
+    try:
+        services.check_consent_code(
+            session=resolved.session, code=request.POST.get("code", "")[:20], request=request
+        )
+    except services.JourneyError as error:
+        return _link_page(request, resolved, token, error=str(error), status=400)
+    return redirect("person:link", token)
+
+
+@require_POST
+@person_page
+def consent_code_resend(request: HttpRequest, token: str) -> HttpResponse:
+    resolved = _resolve(request, token)
+    if isinstance(resolved, HttpResponse):
+        return resolved
+    _activate_language(request, resolved.session.person.language)
+    if _signed_in(request):
+        return _link_page(request, resolved, token, error=_staff_browser_refusal(), status=403)
+    try:
+        services.send_consent_code(session=resolved.session, request=request)
+    except services.JourneyError as error:
+        return _link_page(request, resolved, token, error=str(error), status=429)
+    return redirect("person:link", token)
 
 
 @require_POST
@@ -233,6 +295,9 @@ def start(request: HttpRequest, token: str) -> HttpResponse:
     if isinstance(resolved, HttpResponse):
         return resolved
     _activate_language(request, resolved.session.person.language)
+    if _signed_in(request):
+        # The liveness check is the person's face: not in a staff browser either.
+        return _link_page(request, resolved, token, error=_staff_browser_refusal(), status=403)
     return _start(request, resolved, token)
 
 
@@ -300,6 +365,10 @@ def retry(request: HttpRequest, ref: str) -> HttpResponse:
     _activate_language(request, session.person.language)
     if session.pk not in _opened_here(request):
         return render_person(request, "person/link_problem.html", {"problem": "reopen"}, status=403)
+    if _signed_in(request):
+        return render_person(
+            request, "person/link_problem.html", {"problem": "staff_browser"}, status=403
+        )
     try:
         with limits.liveness_start(session):
             h5_link = liveness.start_liveness(session=session, request=request)
@@ -336,6 +405,11 @@ def withdraw(request: HttpRequest, token: str) -> HttpResponse:
             request, "person/link_problem.html", {"problem": "unknown"}, status=404
         )
     context = {"consent": consent, "token": token, "studio": settings.STUDIO_NAME}
+    if request.method == "POST" and _signed_in(request):
+        # Staff withdraw on a person's behalf from the staff pages, which ask why and record it.
+        return render_person(
+            request, "person/link_problem.html", {"problem": "staff_browser"}, status=403
+        )
     if request.method == "POST":
         withdrawal.withdraw_consent(
             consent=consent, actor=Actor.person(consent.person_id), request=request

@@ -4,12 +4,14 @@ from django.contrib import messages
 from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from assets.models import Asset
 from ledger.models import AuditEvent
 from ledger.services import Actor
-from portal.access import StaffRequest, staff_required
+from portal.access import StaffRequest, staff_permission_required
+from portal.confirm import ReasonForm, confirm_page
 from portal.qr import qr_svg
 from verification import services, withdrawal
 from verification.forms import PersonForm, StartSessionForm
@@ -19,7 +21,7 @@ from verification.models import AuthorizingPerson, Consent, VerificationSession
 STOP_POLLING = 286
 
 
-@staff_required
+@staff_permission_required("verification.view_authorizingperson")
 def person_list(request: StaffRequest) -> HttpResponse:
     latest = VerificationSession.objects.filter(person=OuterRef("pk")).order_by("-created_at")
     persons = AuthorizingPerson.objects.annotate(
@@ -46,7 +48,7 @@ def person_list(request: StaffRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@staff_required
+@staff_permission_required("verification.add_authorizingperson")
 def person_create(request: StaffRequest) -> HttpResponse:
     form = PersonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -56,7 +58,7 @@ def person_create(request: StaffRequest) -> HttpResponse:
     return render(request, "verification/person_form.html", {"form": form})
 
 
-@staff_required
+@staff_permission_required("verification.change_authorizingperson")
 def person_edit(request: StaffRequest, pk: int) -> HttpResponse:
     person = get_object_or_404(AuthorizingPerson, pk=pk)
     form = PersonForm(request.POST or None, instance=person)
@@ -67,7 +69,7 @@ def person_edit(request: StaffRequest, pk: int) -> HttpResponse:
     return render(request, "verification/person_form.html", {"form": form, "person": person})
 
 
-@staff_required
+@staff_permission_required("verification.view_authorizingperson")
 def person_detail(request: StaffRequest, pk: int) -> HttpResponse:
     person = get_object_or_404(AuthorizingPerson, pk=pk)
     context = {
@@ -80,7 +82,7 @@ def person_detail(request: StaffRequest, pk: int) -> HttpResponse:
     return render(request, "verification/person_detail.html", context)
 
 
-@staff_required
+@staff_permission_required("verification.add_verificationsession", "verification.send_link")
 def session_start(request: StaffRequest, pk: int) -> HttpResponse:
     person = get_object_or_404(AuthorizingPerson, pk=pk)
     initial = {"channel": "email" if person.email else "sms" if person.phone else "in_person"}
@@ -125,12 +127,12 @@ def _get_session(pk: int) -> VerificationSession:
     )
 
 
-@staff_required
+@staff_permission_required("verification.view_verificationsession")
 def session_detail(request: StaffRequest, pk: int) -> HttpResponse:
     return render(request, "verification/session.html", _session_context(_get_session(pk)))
 
 
-@staff_required
+@staff_permission_required("verification.view_verificationsession")
 def session_status(request: StaffRequest, pk: int) -> HttpResponse:
     """The live part of the session page; htmx polls it until the session is over."""
     session = _get_session(pk)
@@ -140,7 +142,7 @@ def session_status(request: StaffRequest, pk: int) -> HttpResponse:
     return response
 
 
-@staff_required
+@staff_permission_required("verification.send_link")
 @require_POST
 def session_resend(request: StaffRequest, pk: int) -> HttpResponse:
     session = _get_session(pk)
@@ -155,7 +157,7 @@ def session_resend(request: StaffRequest, pk: int) -> HttpResponse:
     return redirect("staff:session", session.pk)
 
 
-@staff_required
+@staff_permission_required("verification.send_link")
 @require_POST
 def session_show_link(request: StaffRequest, pk: int) -> HttpResponse:
     return _show_link(request, _get_session(pk))
@@ -163,7 +165,9 @@ def session_show_link(request: StaffRequest, pk: int) -> HttpResponse:
 
 def _show_link(request: StaffRequest, session: VerificationSession) -> HttpResponse:
     try:
-        link = services.show_link(session=session, user=request.user)
+        link = services.show_link(
+            session=session, user=request.user, device=request.headers.get("user-agent", "")
+        )
     except services.JourneyError as error:
         messages.error(request, str(error))
         return redirect("staff:session", session.pk)
@@ -177,30 +181,73 @@ def _show_link(request: StaffRequest, session: VerificationSession) -> HttpRespo
     return response
 
 
-@staff_required
-@require_POST
+@staff_permission_required("verification.cancel_session")
 def session_cancel(request: StaffRequest, pk: int) -> HttpResponse:
+    """Asks first (what stops, and why), then cancels on the confirming POST."""
     session = _get_session(pk)
+    back = reverse("staff:session", args=[session.pk])
+    if session.is_terminal:
+        messages.info(request, f"This session is already {session.get_status_display().lower()}.")
+        return redirect(back)
+    form = ReasonForm(request.POST if request.POST.get("confirmed") == "yes" else None)
+    if not form.is_valid():
+        return confirm_page(
+            request,
+            form=form,
+            title=f"Cancel the verification of {session.person.full_name}?",
+            consequences=[
+                "Every link of this session stops working at once.",
+                "A liveness check under way is no longer followed.",
+                "Consents already given stay as they are (withdraw them separately).",
+            ],
+            button="Cancel the session",
+            back=back,
+            status=400 if form.is_bound else 200,
+        )
     try:
-        services.cancel_session(session=session, user=request.user)
+        services.cancel_session(
+            session=session, actor=Actor.staff(request.user), reason=form.cleaned_data["reason"]
+        )
     except services.JourneyError as error:
         messages.error(request, str(error))
     else:
         messages.success(request, "The session is cancelled and its links no longer work.")
-    return redirect("staff:session", session.pk)
+    return redirect(back)
 
 
-@staff_required
-@require_POST
+@staff_permission_required("verification.withdraw_consent")
 def consent_withdraw(request: StaffRequest, pk: int) -> HttpResponse:
-    """Withdraw on the person's behalf (they asked by phone, letter or in person)."""
-    consent = get_object_or_404(Consent.objects.select_related("project"), pk=pk)
+    """Withdraw on the person's behalf (they asked by phone, letter or in person): a page says
+    what will happen and asks why; the confirming POST withdraws."""
+    consent = get_object_or_404(Consent.objects.select_related("project", "person"), pk=pk)
+    back = reverse("staff:person", args=[consent.person_id])
+    if consent.withdrawn_at is not None:
+        messages.info(request, "This consent was already withdrawn.")
+        return redirect(back)
+    form = ReasonForm(request.POST if request.POST.get("confirmed") == "yes" else None)
+    if not form.is_valid():
+        return confirm_page(
+            request,
+            form=form,
+            title=f"Withdraw {consent.person.full_name}'s consent to {consent.project.name}?",
+            consequences=[
+                "Nothing more is uploaded or sent under this consent, from now on.",
+                "Every file it covers is deleted upstream and here; this can't be undone.",
+                f"{consent.person.full_name} is told by email when the deletion is done.",
+            ],
+            button="Withdraw on their behalf",
+            back=back,
+            status=400 if form.is_bound else 200,
+        )
     if withdrawal.withdraw_consent(
-        consent=consent, actor=Actor.staff(request.user), request=request
+        consent=consent,
+        actor=Actor.staff(request.user),
+        reason=form.cleaned_data["reason"],
+        request=request,
     ):
         messages.success(
             request, "Consent withdrawn. Their files are being deleted upstream and here."
         )
     else:
         messages.info(request, "This consent was already withdrawn.")
-    return redirect("staff:person", consent.person_id)
+    return redirect(back)
