@@ -270,11 +270,15 @@ def invitations_to_deliver(*, now: datetime | None = None) -> list[int]:
 @dataclass(frozen=True)
 class LinkLookup:
     invitation: Invitation | None
-    problem: str  # "" when usable; else "unknown", "expired", "revoked", "closed"
+    # "" when usable; else why it stopped working, each told to the person in its own words:
+    # "unknown", "cancelled" (staff closed the request), "ended" (the request ran out of time),
+    # "replaced" (a newer link was made), "expired" (this link's own time ran out).
+    problem: str
 
 
 def look_up_link(token: str) -> LinkLookup:
-    """Find the invitation behind a link token, or say why it does not work."""
+    """Find the invitation behind a link token, or say why it does not work. The session's end
+    comes first: cancelling also revokes the links, and "a newer link was sent" would be false."""
     if not token or len(token) > 100:
         return LinkLookup(None, "unknown")
     invitation = (
@@ -286,12 +290,14 @@ def look_up_link(token: str) -> LinkLookup:
     )
     if invitation is None:
         return LinkLookup(None, "unknown")
+    if invitation.session.status == Status.CANCELLED:
+        return LinkLookup(invitation, "cancelled")
+    if invitation.session.status == Status.EXPIRED:
+        return LinkLookup(invitation, "ended")
     if invitation.revoked_at is not None:
-        return LinkLookup(invitation, "revoked")
+        return LinkLookup(invitation, "replaced")
     if invitation.expires_at <= timezone.now():
         return LinkLookup(invitation, "expired")
-    if invitation.session.status in (Status.CANCELLED, Status.EXPIRED):
-        return LinkLookup(invitation, "closed")
     return LinkLookup(invitation, "")
 
 
