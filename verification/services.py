@@ -45,6 +45,27 @@ class JourneyError(Exception):
     """A step the person or staff asked for cannot happen now; the message says why in words."""
 
 
+class OpenSessionExists(JourneyError):
+    """The person already has an open verification for this project: staff follow that one."""
+
+    def __init__(self, session: VerificationSession) -> None:
+        super().__init__(
+            f"{session.person.full_name} already has an open verification for this project."
+        )
+        self.session = session
+
+
+def open_session_for(*, person_id: int, project_id: int) -> VerificationSession | None:
+    """The person's open verification for the project, if any: there is at most one."""
+    return (
+        VerificationSession.objects.open()
+        .select_related("person")
+        .filter(person_id=person_id, project_id=project_id)
+        .order_by("-created_at")
+        .first()
+    )
+
+
 # --- Persons ----------------------------------------------------------------------------------
 
 
@@ -90,13 +111,18 @@ def start_session(
     user: User,
     term_ends_on: date | None = None,
 ) -> VerificationSession:
-    """Create a session and, for email and SMS, queue its first invitation.
+    """Create a session and, for email and SMS, queue its first invitation. Refused with
+    `OpenSessionExists` while the person has an open one for the project.
 
     When the person already has a verified group at this account, the session asks only for
     consent (a new project, say): the group is reused and no new liveness check is needed.
     """
     reused = reusable_group(person_id=person.pk, account_id=account_id)
     with transaction.atomic():
+        # The person's row serialises starts for them (on SQLite the write lock does).
+        AuthorizingPerson.objects.select_for_update().filter(pk=person.pk).first()
+        if open_one := open_session_for(person_id=person.pk, project_id=project.pk):
+            raise OpenSessionExists(open_one)
         session = VerificationSession.objects.create(
             person=person,
             account_id=account_id,

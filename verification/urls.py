@@ -13,6 +13,12 @@ staff_patterns = (
         path("sessions/<int:pk>/status/", staff.session_status, name="session_status"),
         path("sessions/<int:pk>/resend/", staff.session_resend, name="session_resend"),
         path("sessions/<int:pk>/show-link/", staff.session_show_link, name="session_show_link"),
+        path("sessions/<int:pk>/link/", staff.session_link, name="session_link"),
+        path(
+            "sessions/<int:pk>/link/choose/",
+            staff.session_link_choice,
+            name="session_link_choice",
+        ),
         path("sessions/<int:pk>/cancel/", staff.session_cancel, name="session_cancel"),
         path("consents/<int:pk>/withdraw/", staff.consent_withdraw, name="consent_withdraw"),
     ],

@@ -69,6 +69,8 @@ ACCESS: dict[str, Access] = {
     "staff:session_status": Access.STAFF,
     "staff:session_resend": Access.STAFF,
     "staff:session_show_link": Access.STAFF,
+    "staff:session_link": Access.STAFF,
+    "staff:session_link_choice": Access.STAFF,
     "staff:session_cancel": Access.STAFF,
     "staff:consent_withdraw": Access.STAFF,
     "person:link": Access.LINK,
