@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from assets import services
@@ -90,22 +92,22 @@ def staff_upload(request: StaffRequest, pk: int) -> HttpResponse:
 
 def _too_large_response(request: HttpRequest, back: str) -> HttpResponse:
     limit_mb = settings.ASSET_UPLOAD_MAX_BYTES / 1_000_000
-    text = (
-        f"The file is too large: uploads stop at {limit_mb:.0f} MB (videos may be 50 MB at most)."
-    )
+    text = gettext(
+        "The file is too large: uploads stop at %(limit)s MB (videos may be 50 MB at most)."
+    ) % {"limit": f"{limit_mb:.0f}"}
     if _wants_json(request):
         return JsonResponse({"error": text}, status=413)
     messages.error(request, text)
     return redirect(back)
 
 
-NO_CONSENT_OF_THEIRS = (
+NO_CONSENT_OF_THEIRS = gettext_lazy(
     "The consent you gave through this link no longer holds (withdrawn or ended), so nothing "
     "more can be uploaded under it."
 )
 
 
-def _refused(request: HttpRequest, back: str, text: str) -> HttpResponse:
+def _refused(request: HttpRequest, back: str, text: str | Promise) -> HttpResponse:
     """Nothing was taken: say why, as JSON to the uploader script or as a message on the page."""
     if _wants_json(request):
         return JsonResponse({"error": text}, status=409)
@@ -128,7 +130,7 @@ def _receive(
     if any(isinstance(h, SizeLimitHandler) and h.exceeded for h in request.upload_handlers):
         return _too_large_response(request, back)
     if not files:
-        text = "Choose at least one file to upload."
+        text = gettext("Choose at least one file to upload.")
         if _wants_json(request):
             return JsonResponse({"error": text}, status=400)
         messages.error(request, text)
@@ -155,7 +157,10 @@ def _receive(
         if asset.status == Asset.Status.REJECTED:
             messages.error(request, f"{asset.original_name}: {asset.error_message}")
         else:
-            messages.success(request, f"{asset.original_name} was checked and is being sent.")
+            messages.success(
+                request,
+                gettext("%(name)s was checked and is being sent.") % {"name": asset.original_name},
+            )
     return redirect(back)
 
 
