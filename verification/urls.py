@@ -1,6 +1,6 @@
 from django.urls import path
 
-from verification.views import person, staff
+from verification.views import outbox, person, staff
 
 staff_patterns = (
     [
@@ -21,6 +21,7 @@ staff_patterns = (
         ),
         path("sessions/<int:pk>/cancel/", staff.session_cancel, name="session_cancel"),
         path("consents/<int:pk>/withdraw/", staff.consent_withdraw, name="consent_withdraw"),
+        path("dev/outbox/", outbox.outbox, name="outbox"),
     ],
     "staff",
 )

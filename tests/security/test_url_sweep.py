@@ -73,6 +73,7 @@ ACCESS: dict[str, Access] = {
     "staff:session_link_choice": Access.STAFF,
     "staff:session_cancel": Access.STAFF,
     "staff:consent_withdraw": Access.STAFF,
+    "staff:outbox": Access.STAFF,
     "person:link": Access.LINK,
     "person:consent": Access.LINK,
     "person:start": Access.LINK,
