@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET
 
 from assets import services, uploads
@@ -82,7 +84,7 @@ def staff_upload(request: StaffRequest, pk: int) -> HttpResponse:
     return _receive(request, group, services.Uploader(user=request.user), back)
 
 
-def _refused(request: HttpRequest, back: str, text: str, status: int = 409) -> HttpResponse:
+def _refused(request: HttpRequest, back: str, text: str | Promise, status: int = 409) -> HttpResponse:
     """Nothing was taken: say why, as JSON to the uploader script or as a message on the page."""
     if _wants_json(request):
         return JsonResponse({"error": text}, status=status)
@@ -90,7 +92,7 @@ def _refused(request: HttpRequest, back: str, text: str, status: int = 409) -> H
     return redirect(back)
 
 
-NO_CONSENT_OF_THEIRS = (
+NO_CONSENT_OF_THEIRS = gettext_lazy(
     "The consent you gave through this link no longer holds (withdrawn or ended), so nothing "
     "more can be uploaded under it."
 )
@@ -129,7 +131,10 @@ def _receive(
     if asset.status == Asset.Status.REJECTED:
         messages.error(request, f"{asset.original_name}: {asset.error_message}")
     else:
-        messages.success(request, f"{asset.original_name} was checked and is being sent.")
+        messages.success(
+            request,
+            gettext("%(name)s was checked and is being sent.") % {"name": asset.original_name},
+        )
     return redirect(back)
 
 

@@ -17,6 +17,14 @@ from typing import Any
 from gunicorn.glogging import Logger as GunicornBaseLogger
 
 MASK = "[redacted]"
+_SOFT_BREAK = r"=\r?\n"
+
+
+def _qp(literal: str) -> str:
+    """A pattern for `literal` that also matches it broken by quoted-printable soft line breaks."""
+    return f"(?:{_SOFT_BREAK})?".join(re.escape(char) for char in literal)
+
+
 # (pattern, replacement); applied in order.
 PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{6,}"), rf"\1 {MASK}"),
@@ -26,10 +34,11 @@ PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # BytePlus request signatures and credentials.
     (re.compile(r"(?i)(Signature=)[0-9a-f]{16,}"), rf"\1{MASK}"),
     (re.compile(r"(?i)(Credential=)[^\s,]+"), rf"\1{MASK}"),
-    # Person links, upstream fetch links and liveness callbacks carry their key in the path.
-    (re.compile(r"(/p/)[A-Za-z0-9_\-]{8,}"), rf"\1{MASK}"),
-    (re.compile(r"(/fetch/)[^/\s?\"']{8,}"), rf"\1{MASK}"),
-    (re.compile(r"(/verified/)[A-Za-z0-9_\-]{8,}"), rf"\1{MASK}"),
+    # Person links, upstream fetch links and liveness callbacks carry their key in the path, which
+    # quoted-printable mail (an HTML part printed as it is sent) may break with "=" line ends.
+    (re.compile(rf"({_qp('/p/')})(?:{_SOFT_BREAK}|[A-Za-z0-9_\-]){{8,}}"), rf"\1{MASK}"),
+    (re.compile(rf"({_qp('/fetch/')})(?:{_SOFT_BREAK}|[^/\s?\"']){{8,}}"), rf"\1{MASK}"),
+    (re.compile(rf"({_qp('/verified/')})(?:{_SOFT_BREAK}|[A-Za-z0-9_\-]){{8,}}"), rf"\1{MASK}"),
     # name=value and "name": "value" where the name says secret.
     (
         re.compile(
@@ -135,3 +144,38 @@ class GunicornLogger(GunicornBaseLogger):
 
     def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
         super().error(redact(str(msg)), *args, **kwargs)
+
+
+class QuietSweeps(logging.Filter):
+    """Periodic sweeps run every few seconds; a run that found nothing is logged at DEBUG (shown
+    only with LOG_LEVEL=DEBUG), so the log shows what happened, not the clock. A run that found
+    work, and every failure, keep their level."""
+
+    NOTHING = ("0", "None", "[]", "()", "{}")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not self._is_idle_sweep(record):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+    def _is_idle_sweep(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.name == "celery.beat" and isinstance(args, tuple) and len(args) == 2:
+            return str(record.msg).startswith("Scheduler: Sending due task") and (
+                args[1] in _periodic_tasks()
+            )
+        if record.name in ("celery.worker.strategy", "celery.app.trace") and isinstance(args, dict):
+            if args.get("name") not in _periodic_tasks():
+                return False
+            if "return_value" in args:  # "succeeded in …: <result>"
+                return str(args["return_value"]) in self.NOTHING
+            return "received" in str(record.msg)
+        return False
+
+
+def _periodic_tasks() -> frozenset[str]:
+    from django.conf import settings
+
+    schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", {})
+    return frozenset(entry["task"] for entry in schedule.values())

@@ -260,13 +260,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
 
 # --- Email ----------------------------------------------------------------------------------------
-# Development prints mail to the console; production sends through SMTP.
+# Development logs mail and keeps it in the outbox (verification/outbox.py: the staff page
+# /dev/outbox/ lists it); production sends through SMTP.
 EMAIL_BACKEND_PATH = env.text(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
+    "verification.outbox.OutboxEmailBackend"
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )
+OUTBOX_DIR = env.VAR_DIR / "outbox"
 MAILERS = {
     "default": {
         "BACKEND": EMAIL_BACKEND_PATH,
@@ -347,7 +349,14 @@ LOGGING = {
         },
         "json": {"()": "portal.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "filters": {"quiet_sweeps": {"()": "portal.logging.QuietSweeps"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["quiet_sweeps"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # Django's own handlers (unredacted console output in DEBUG, the development server's lines)
     # are replaced: everything goes through the one redacting handler above.
@@ -391,7 +400,10 @@ CONSENT_CODE_TTL = timedelta(minutes=env.integer("CONSENT_CODE_TTL_MINUTES", 15)
 CONSENT_CODE_ATTEMPTS = env.integer("CONSENT_CODE_ATTEMPTS", 5)
 CONSENT_CODE_SENDS = env.integer("CONSENT_CODE_SENDS", 3)
 POLL_SWEEP_INTERVAL = timedelta(seconds=env.integer("POLL_SWEEP_INTERVAL_SECONDS", 3))
-SMS_BACKEND = env.text("SMS_BACKEND", "verification.sms.ConsoleSmsBackend")
+SMS_BACKEND = env.text(
+    "SMS_BACKEND",
+    "verification.outbox.OutboxSmsBackend" if DEBUG else "verification.sms.ConsoleSmsBackend",
+)
 TWILIO_ACCOUNT_SID = env.text("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env.optional_secret("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env.text("TWILIO_FROM_NUMBER")

@@ -3,7 +3,10 @@ import unicodedata
 from datetime import date
 
 from django import forms
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from upstream.models import UpstreamAccount
@@ -93,8 +96,23 @@ class StartSessionForm(forms.Form):
             f"{text.title} — version {text.version} ({text.get_language_display()})"
         )
 
+    def open_session_error(self, session: VerificationSession) -> SafeString:
+        return format_html(
+            "{} already has an open verification for this project, started {} UTC: "
+            '<a href="{}">follow that one</a>, or cancel it there before starting another.',
+            self.person.full_name,
+            session.created_at.strftime("%Y-%m-%d %H:%M"),
+            reverse("staff:session", args=[session.pk]),
+        )
+
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
+        project = data.get("project")
+        if isinstance(project, Project):
+            from verification.services import open_session_for
+
+            if open_one := open_session_for(person_id=self.person.pk, project_id=project.pk):
+                self.add_error("project", self.open_session_error(open_one))
         channel = data.get("channel")
         if channel == VerificationSession.Channel.EMAIL and not self.person.email:
             self.add_error(

@@ -49,8 +49,11 @@ POLL_LEASE = timedelta(seconds=60)
 # --- Liveness ---------------------------------------------------------------------------------
 
 
-def start_liveness(*, session: VerificationSession, request: HttpRequest | None) -> str:
-    """Create an upstream verification session now and return the H5 link to send the phone to.
+def start_liveness(
+    *, session: VerificationSession, request: HttpRequest | None, language: str | None = None
+) -> str:
+    """Create an upstream verification session now and return the H5 link to send the phone to,
+    in `language` (the one the person chose on our pages; their stored language by default).
 
     Each call makes a fresh upstream session (its link lives ~120 s); earlier attempts keep being
     polled until they expire, in case the person finished one of them after all.
@@ -88,8 +91,8 @@ def start_liveness(*, session: VerificationSession, request: HttpRequest | None)
             payload={"attempt": attempt.pk, "account_id": session.account_id},
             request=request,
         )
-    language = Language(session.person.language)
-    return started.h5_link_for_language(language.upstream_lng)
+    chosen = language if language in Language.values else session.person.language
+    return started.h5_link_for_language(Language(chosen).upstream_lng)
 
 
 def confirm_attempt(

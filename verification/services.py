@@ -53,6 +53,27 @@ class JourneyError(Exception):
     """A step the person or staff asked for cannot happen now; the message says why in words."""
 
 
+class OpenSessionExists(JourneyError):
+    """The person already has an open verification for this project: staff follow that one."""
+
+    def __init__(self, session: VerificationSession) -> None:
+        super().__init__(
+            f"{session.person.full_name} already has an open verification for this project."
+        )
+        self.session = session
+
+
+def open_session_for(*, person_id: int, project_id: int) -> VerificationSession | None:
+    """The person's open verification for the project, if any: there is at most one."""
+    return (
+        VerificationSession.objects.open()
+        .select_related("person")
+        .filter(person_id=person_id, project_id=project_id)
+        .order_by("-created_at")
+        .first()
+    )
+
+
 # --- Persons ----------------------------------------------------------------------------------
 
 
@@ -98,7 +119,8 @@ def start_session(
     user: User,
     term_ends_on: date | None = None,
 ) -> VerificationSession:
-    """Create a session and, for email and SMS, queue its first invitation.
+    """Create a session and, for email and SMS, queue its first invitation. Refused with
+    `OpenSessionExists` while the person has an open one for the project.
 
     When the person already has a verified group at this account (a new project, say), the
     consent must still be bound to the person, not to whoever holds the link: either a one-time
@@ -109,6 +131,10 @@ def start_session(
     proof = consent_proof_for(person, reused)
     group_id = reused.upstream_id if reused is not None and proof == Proof.CODE else ""
     with transaction.atomic():
+        # The person's row serialises starts for them (on SQLite the write lock does).
+        AuthorizingPerson.objects.select_for_update().filter(pk=person.pk).first()
+        if open_one := open_session_for(person_id=person.pk, project_id=project.pk):
+            raise OpenSessionExists(open_one)
         session = VerificationSession.objects.create(
             person=person,
             account_id=account_id,
@@ -290,11 +316,15 @@ def invitations_to_deliver(*, now: datetime | None = None) -> list[int]:
 @dataclass(frozen=True)
 class LinkLookup:
     invitation: Invitation | None
-    problem: str  # "" when usable; else "unknown", "expired", "revoked", "closed"
+    # "" when usable; else why it stopped working, each told to the person in its own words:
+    # "unknown", "cancelled" (staff closed the request), "ended" (the request ran out of time),
+    # "replaced" (a newer link was made), "expired" (this link's own time ran out).
+    problem: str
 
 
 def look_up_link(token: str) -> LinkLookup:
-    """Find the invitation behind a link token, or say why it does not work."""
+    """Find the invitation behind a link token, or say why it does not work. The session's end
+    comes first: cancelling also revokes the links, and "a newer link was sent" would be false."""
     if not token or len(token) > 100:
         return LinkLookup(None, "unknown")
     invitation = (
@@ -306,12 +336,14 @@ def look_up_link(token: str) -> LinkLookup:
     )
     if invitation is None:
         return LinkLookup(None, "unknown")
+    if invitation.session.status == Status.CANCELLED:
+        return LinkLookup(invitation, "cancelled")
+    if invitation.session.status == Status.EXPIRED:
+        return LinkLookup(invitation, "ended")
     if invitation.revoked_at is not None:
-        return LinkLookup(invitation, "revoked")
+        return LinkLookup(invitation, "replaced")
     if invitation.expires_at <= timezone.now():
         return LinkLookup(invitation, "expired")
-    if invitation.session.status in (Status.CANCELLED, Status.EXPIRED):
-        return LinkLookup(invitation, "closed")
     return LinkLookup(invitation, "")
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from verification.views import person, staff
+from verification.views import outbox, person, staff
 
 staff_patterns = (
     [
@@ -13,8 +13,15 @@ staff_patterns = (
         path("sessions/<int:pk>/status/", staff.session_status, name="session_status"),
         path("sessions/<int:pk>/resend/", staff.session_resend, name="session_resend"),
         path("sessions/<int:pk>/show-link/", staff.session_show_link, name="session_show_link"),
+        path("sessions/<int:pk>/link/", staff.session_link, name="session_link"),
+        path(
+            "sessions/<int:pk>/link/choose/",
+            staff.session_link_choice,
+            name="session_link_choice",
+        ),
         path("sessions/<int:pk>/cancel/", staff.session_cancel, name="session_cancel"),
         path("consents/<int:pk>/withdraw/", staff.consent_withdraw, name="consent_withdraw"),
+        path("dev/outbox/", outbox.outbox, name="outbox"),
     ],
     "staff",
 )

@@ -130,3 +130,78 @@ def test_djangos_own_unredacted_handlers_are_replaced():
     for name in ("django", "django.server"):
         logger = logging.getLogger(name)
         assert logger.handlers == [] and logger.propagate, name
+
+
+# --- Idle sweeps ------------------------------------------------------------------------------
+
+
+def _celery_record(name: str, msg: str, args: object) -> logging.LogRecord:
+    record = logging.LogRecord(name, logging.INFO, __file__, 1, msg, None, None)
+    record.args = args  # as Celery passes them: a dict, or a tuple for beat
+    return record
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        _celery_record(
+            "celery.beat",
+            "Scheduler: Sending due task %s (%s)",
+            ("poll-liveness", "verification.tasks.sweep_liveness"),
+        ),
+        _celery_record(
+            "celery.worker.strategy",
+            "Task %(name)s[%(id)s] received",
+            {"name": "verification.tasks.sweep_liveness", "id": "1"},
+        ),
+        _celery_record(
+            "celery.app.trace",
+            "Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s",
+            {
+                "name": "verification.tasks.sweep_liveness",
+                "id": "1",
+                "runtime": 0.01,
+                "return_value": "0",
+            },
+        ),
+    ],
+    ids=["beat", "received", "found-nothing"],
+)
+def test_a_sweep_that_found_nothing_is_logged_at_debug(record):
+    from portal.logging import QuietSweeps
+
+    assert QuietSweeps().filter(record) is False  # the root logger is at INFO
+    assert record.levelname == "DEBUG"
+
+
+def test_a_sweep_that_found_work_and_other_tasks_keep_their_level():
+    from portal.logging import QuietSweeps
+
+    found = _celery_record(
+        "celery.app.trace",
+        "Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s",
+        {
+            "name": "verification.tasks.sweep_liveness",
+            "id": "1",
+            "runtime": 0.01,
+            "return_value": "3",
+        },
+    )
+    other = _celery_record(
+        "celery.worker.strategy",
+        "Task %(name)s[%(id)s] received",
+        {"name": "verification.tasks.deliver_invitation", "id": "2"},
+    )
+    assert QuietSweeps().filter(found) is True and found.levelname == "INFO"
+    assert QuietSweeps().filter(other) is True and other.levelname == "INFO"
+
+
+def test_the_console_handler_quiets_idle_sweeps(settings):
+    assert "quiet_sweeps" in settings.LOGGING["handlers"]["console"]["filters"]
+    from portal.logging import QuietSweeps
+
+    assert any(
+        isinstance(f, QuietSweeps)
+        for handler in logging.getLogger().handlers
+        for f in handler.filters
+    )

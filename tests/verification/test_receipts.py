@@ -197,3 +197,84 @@ def test_a_refusing_mail_server_is_logged_not_raised(consent, person, settings, 
         assert receipts.send_receipt(consent=consent) is False
     [line] = caplog.messages
     assert str(person.pk) in line and person.email not in line
+
+
+# --- The Chinese receipt as a reader draws it --------------------------------------------------
+
+
+def _rendered_words(pdf: bytes, tmp_path) -> list[tuple[str, int]]:
+    """Each word poppler finds on page 1, with the dark pixels inside its box when poppler draws
+    the page (pdftoppm at 100 dpi) as a reader without fonts of its own would: a glyph the PDF
+    names but does not carry then draws nothing."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    for tool in ("pdftoppm", "pdftotext"):
+        if not shutil.which(tool):
+            pytest.fail(f"This test needs poppler's {tool}: apt-get install -y poppler-utils")
+    source = tmp_path / "receipt.pdf"
+    source.write_bytes(pdf)
+    # No font directories: poppler can't substitute this machine's CJK fonts for missing ones.
+    (tmp_path / "fonts.conf").write_text(
+        f"<fontconfig><dir>{tmp_path / 'none'}</dir><cachedir>{tmp_path}</cachedir></fontconfig>"
+    )
+    bare = {**os.environ, "FONTCONFIG_FILE": str(tmp_path / "fonts.conf")}
+    subprocess.run(
+        ["pdftoppm", "-r", "100", "-f", "1", "-l", "1", "-gray", "-png", source, tmp_path / "page"],
+        check=True,
+        env=bare,
+        capture_output=True,
+    )
+    [png] = tmp_path.glob("page*.png")
+    page = Image.open(png).convert("L")
+    boxes = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", "-bbox", source, "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    scale = 100 / 72
+    words = []
+    for match in re.finditer(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
+        boxes,
+    ):
+        x0, y0, x1, y1 = (float(value) * scale for value in match.groups()[:4])
+        crop = page.crop((int(x0), int(y0), int(x1) + 1, int(y1) + 1))
+        words.append((match.group(5), sum(1 for value in crop.getdata() if value < 200)))
+    return words
+
+
+def test_the_chinese_receipt_draws_its_chinese(consent, tmp_path):
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        receipt = receipts.build_receipt(consent)
+        receipt["subject"]["name"] = "李伟"
+        receipt["consent"]["text"]["body"] = "本人同意工作室在上述项目中使用我的面部、视频和声音。"
+        pdf = receipts.render_pdf(receipt)
+    chinese = [
+        (word, ink)
+        for word, ink in _rendered_words(pdf, tmp_path)
+        if any("\u4e00" <= char <= "\u9fff" for char in word)
+    ]
+    assert len(chinese) > 10  # headings, labels, the name and the text
+    blank = [word for word, ink in chinese if ink < 3]
+    assert blank == []
+    assert "李伟" in "".join(word for word, _ in chinese)
+
+
+def test_the_receipt_pdf_is_dated_when_it_was_made(consent):
+    from datetime import UTC, datetime
+
+    receipt = receipts.build_receipt(consent)
+    info = PdfReader(io.BytesIO(receipts.render_pdf(receipt))).metadata
+    assert info is not None and info.creation_date is not None
+    issued = datetime.fromisoformat(receipt["issued_at"]).astimezone(UTC)
+    created = info.creation_date.astimezone(UTC)
+    assert abs((created - issued).total_seconds()) < 1
+    assert abs((datetime.now(UTC) - created).total_seconds()) < 120

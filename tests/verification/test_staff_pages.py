@@ -92,6 +92,7 @@ def test_in_person_shows_a_qr_code_and_a_link_once(
             "media_kinds": ["image", "video"],
             "channel": "in_person",
         },
+        follow=True,
     )
     assert response.status_code == 200
     assert b"<svg" in response.content and response["Cache-Control"] == "no-store"

@@ -30,7 +30,19 @@ PERSON_FACING = (
     "verification/receipts",
     "verification/services.py",
     "verification/views/person.py",
+    "verification/liveness.py",
+    "assets/views.py",
 )
+# Keywords as `makemessages` passes them to xgettext.
+XGETTEXT_KEYWORDS = [
+    "--keyword=gettext_noop",
+    "--keyword=gettext_lazy",
+    "--keyword=ngettext_lazy:1,2",
+    "--keyword=pgettext:1c,2",
+    "--keyword=npgettext:1c,2,3",
+    "--keyword=pgettext_lazy:1c,2",
+    "--keyword=npgettext_lazy:1c,2,3",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -217,6 +229,67 @@ def test_every_message_a_person_reads_is_translated(language):
     assert untranslated == []
     for entry in person_facing:
         assert _placeholders(entry["msgstr"]) == _placeholders(entry["msgid"]), entry["msgid"]
+
+
+def _person_facing_sources() -> list[Path]:
+    base = Path(settings.BASE_DIR)
+    found = []
+    for entry in PERSON_FACING:
+        path = base / entry
+        found += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [p for p in found if p.suffix in (".html", ".txt", ".py")]
+
+
+def _extracted_messages(tmp_path: Path) -> list[dict]:
+    """Every message the person-facing sources ask to translate, extracted the way makemessages
+    does (templates turned into gettext calls, then xgettext), so one missing from the catalogue
+    is found, not only one left empty in it."""
+    import shutil
+    import subprocess
+
+    from django.utils.translation.template import templatize
+
+    if not shutil.which("xgettext"):
+        pytest.fail("This test needs GNU gettext's xgettext: apt-get install -y gettext")
+    base = Path(settings.BASE_DIR)
+    inputs = []
+    for source in _person_facing_sources():
+        relative = source.relative_to(base).as_posix()
+        text = source.read_text(encoding="utf-8")
+        copy = tmp_path / relative  # under its own name, so references read as in the catalogue
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(
+            text if source.suffix == ".py" else templatize(text, origin=relative), encoding="utf-8"
+        )
+        inputs.append(relative)
+    pot = tmp_path / "person.pot"
+    command = ["xgettext", "--language=Python", "--from-code=UTF-8", "--output=person.pot"]
+    subprocess.run(
+        [*command, *XGETTEXT_KEYWORDS, *inputs],
+        check=True,
+        cwd=tmp_path,
+    )
+    return [e for e in _entries(pot) if e["msgid"]]
+
+
+@pytest.mark.parametrize("language", CATALOGUES)
+def test_no_message_a_person_reads_is_missing_from_the_catalogue(language, tmp_path):
+    folder = LOCALE / language / "LC_MESSAGES"
+    with (folder / "django.mo").open("rb") as mo:
+        compiled = gettext.GNUTranslations(mo)
+    known = compiled._catalog  # type: ignore[attr-defined]
+    messages = _extracted_messages(tmp_path)
+    assert len(messages) > 100
+    missing = []
+    for entry in messages:
+        key = (
+            entry["msgid"] if "msgctxt" not in entry else f"{entry['msgctxt']}\x04{entry['msgid']}"
+        )
+        if "msgid_plural" in entry:
+            key = (key, 0)
+        if not known.get(key):
+            missing.append(entry["msgid"])
+    assert missing == [], "\n".join(missing)
 
 
 TRANSLATION_CALLS = {"_", "gettext", "gettext_lazy", "pgettext", "ngettext"}

@@ -8,6 +8,7 @@ import unicodedata
 from datetime import UTC, datetime
 from functools import cache
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -16,15 +17,19 @@ from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import TimeStamp
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-# One of Adobe's standard CJK CID fonts (Adobe-GB1): the reader supplies the glyphs, so there is
-# no font file to ship and nothing is embedded. Runs outside cp1252 (Chinese in either script,
-# Greek, Cyrillic, most symbols) use it; everything else stays in Helvetica/Courier.
-CJK_FONT = "STSong-Light"
+# What Helvetica/Courier can't spell (outside cp1252) is set in one of two subset fonts shipped
+# beside this file (fonts/README.md), and the glyphs used are embedded: a font the PDF only names
+# (a CID font such as STSong-Light) draws nothing in a reader that lacks it. Latin beyond cp1252,
+# Greek and Cyrillic go to DejaVu Sans; Chinese in either script and the rest to Noto Sans CJK.
+FONTS = Path(__file__).resolve().parent / "fonts"
+LATIN_FONT = "SitterLatin"
+CJK_FONT = "SitterCJK"
 _INK = colors.HexColor("#1d2330")
 _MUTED = colors.HexColor("#5f6b7a")
 _RULE = colors.HexColor("#d5dae1")
@@ -33,7 +38,7 @@ _WASH = colors.HexColor("#f3f5f8")
 
 @cache
 def _styles() -> dict[str, ParagraphStyle]:
-    pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+    _register_fonts()
     base = ParagraphStyle(
         "body", fontName="Helvetica", fontSize=9.5, leading=13, textColor=_INK, alignment=TA_LEFT
     )
@@ -58,9 +63,19 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
+@cache
+def _register_fonts() -> frozenset[int]:
+    """Register both fonts; returns the code points the Latin one draws."""
+    latin = TTFont(LATIN_FONT, str(FONTS / "DejaVuSans-Subset.ttf"))
+    pdfmetrics.registerFont(latin)
+    pdfmetrics.registerFont(TTFont(CJK_FONT, str(FONTS / "NotoSansCJKsc-Subset.ttf")))
+    return frozenset(latin.face.charToGlyph)
+
+
 def render_pdf(receipt: dict[str, Any]) -> bytes:
     """An A4 PDF of a receipt from `build_receipt`, in the active language. Same receipt, same
-    bytes (no creation date or random document id inside)."""
+    bytes: the creation date is the receipt's `issued_at` (the real time it was made, as the
+    evidence needs), and no random document id is inside."""
     consent = receipt["consent"]
     buffer = BytesIO()
     document = SimpleDocTemplate(
@@ -136,6 +151,8 @@ def render_pdf(receipt: dict[str, Any]) -> bytes:
     footer = _clean(receipt["receipt_id"])
 
     def decorate(canvas: Canvas, doc: SimpleDocTemplate) -> None:
+        if doc.page == 1:
+            _stamp(canvas, datetime.fromisoformat(receipt["issued_at"]))
         canvas.saveState()
         canvas.setFont("Helvetica", 7)
         canvas.setFillColor(_MUTED)
@@ -145,6 +162,19 @@ def render_pdf(receipt: dict[str, Any]) -> bytes:
 
     document.build(story, onFirstPage=decorate, onLaterPages=decorate)
     return buffer.getvalue()
+
+
+def _stamp(canvas: Canvas, when: datetime) -> None:
+    """Date the document (CreationDate, ModDate) at `when`. ReportLab's invariant mode, which
+    keeps the bytes reproducible, would otherwise date every PDF 2000-01-01."""
+    stamp = TimeStamp(invariant=True)
+    moment = when.astimezone(UTC)
+    stamp.t = moment.timestamp()
+    stamp.lt = moment.utctimetuple()
+    stamp.YMDhms = tuple(stamp.lt)[:6]
+    stamp.dhh = stamp.dmm = 0
+    stamp.tzname = "UTC"
+    canvas._doc._timeStamp = stamp
 
 
 def _controller(controller: dict[str, Any]) -> str:
@@ -321,28 +351,37 @@ def _para(text: str, style: str) -> Paragraph:
 
 
 def _markup(text: str) -> tuple[str, bool]:
-    """Escape for reportlab's mini-HTML; runs outside Latin-1 go to `CJK_FONT`."""
+    """Escape for reportlab's mini-HTML; each run goes to the font that draws it: the style's
+    own (cp1252), `LATIN_FONT` or `CJK_FONT`. Says whether any run is in `CJK_FONT`."""
     out: list[str] = []
-    has_cjk = False
     run: list[str] = []
-    run_latin = True
+    run_face = ""
+    faces: set[str] = set()
 
     def flush() -> None:
         if not run:
             return
         escaped = html.escape("".join(run), quote=False).replace("\n", "<br/>")
-        out.append(escaped if run_latin else f'<font face="{CJK_FONT}">{escaped}</font>')
+        out.append(f'<font face="{run_face}">{escaped}</font>' if run_face else escaped)
         run.clear()
 
     for char in _clean(text):
-        latin = char == "\n" or _is_latin(char)
-        if latin != run_latin:
+        face = _face_for(char)
+        if face != run_face:
             flush()
-            run_latin = latin
-        has_cjk = has_cjk or not latin
+            run_face = face
+        faces.add(face)
         run.append(char)
     flush()
-    return "".join(out), has_cjk
+    return "".join(out), CJK_FONT in faces
+
+
+@cache
+def _face_for(char: str) -> str:
+    """ "" for the paragraph style's own font, else the embedded font that draws `char`."""
+    if char == "\n" or _is_latin(char):
+        return ""
+    return LATIN_FONT if ord(char) in _register_fonts() else CJK_FONT
 
 
 @cache

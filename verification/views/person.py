@@ -10,9 +10,10 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from assets import uploads
 from assets.models import Asset
@@ -31,6 +32,8 @@ from verification.models import Consent, Invitation, Language, LivenessAttempt, 
 OPENED_COOKIE = "sitter_opened"
 OPENED_COOKIE_SALT = "verification.person.opened"
 OPENED_REMEMBERED = 20
+# The language a person chose on any of their pages, for the rest of the visit (a browser session).
+LANGUAGE_COOKIE = "sitter_lang"
 MOBILE_HINTS = ("Mobi", "Android", "iPhone", "iPad")
 
 
@@ -50,6 +53,15 @@ def person_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         finally:
             # The language chosen for this person must not leak into the thread's next request.
             translation.deactivate()
+        chosen = _asked_language(request)
+        if chosen and request.COOKIES.get(LANGUAGE_COOKIE) != chosen:
+            response.set_cookie(
+                LANGUAGE_COOKIE,
+                chosen,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
         response["Referrer-Policy"] = "same-origin"
         response["X-Robots-Tag"] = "noindex, nofollow"
         return response
@@ -74,15 +86,49 @@ def render_person(
     return render(request, template, full, status=status)
 
 
-def _activate_language(request: HttpRequest, preferred: str) -> str:
-    """The language asked for in the URL, else the person's own, else the browser's."""
+def _asked_language(request: HttpRequest) -> str:
+    """The language the person picked on this request (a language link or a form's field)."""
     # An upload's body is read only once its sender was checked (assets.uploads).
-    posted = None if uploads.body_is_guarded(request) else request.POST.get("lang")
-    chosen = request.GET.get("lang") or posted or preferred
+    posted = "" if uploads.body_is_guarded(request) else request.POST.get("lang", "")
+    asked = request.GET.get("lang") or posted
+    return asked if asked in Language.values else ""
+
+
+def _activate_language(request: HttpRequest, preferred: str) -> str:
+    """The language asked for now, else the one chosen earlier in this visit, else the person's
+    own, else the browser's."""
+    chosen = _asked_language(request) or request.COOKIES.get(LANGUAGE_COOKIE, "") or preferred
     if chosen not in Language.values:
         chosen = translation.get_language_from_request(request)
     translation.activate(chosen)
     return chosen
+
+
+def answers_get_with(
+    page: str, key: str = "token"
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """For a view that only acts on POST: any other request (a reload of its answer, a language
+    link on it, a bookmark) is sent to the page its form lives on, never answered with a 405.
+    A key that opens nothing gets its answer here, as the page itself would give it."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method == "POST":
+                return view(request, *args, **kwargs)
+            if key == "token":
+                resolved = _resolve(request, kwargs[key])
+                if isinstance(resolved, HttpResponse):
+                    return resolved
+            else:
+                get_object_or_404(LivenessAttempt, ref=kwargs[key])
+            target = reverse(page, args=[kwargs[key]])
+            asked = _asked_language(request)
+            return redirect(f"{target}?lang={asked}" if asked else target)
+
+        return wrapper
+
+    return decorate
 
 
 def _too_many_misses(request: HttpRequest) -> bool:
@@ -205,8 +251,8 @@ def _signed_in(request: HttpRequest) -> bool:
     return bool(request.user.is_authenticated)
 
 
-@require_POST
 @person_page
+@answers_get_with("person:link")
 def consent(request: HttpRequest, token: str) -> HttpResponse:
     resolved = _resolve(request, token)
     if isinstance(resolved, HttpResponse):
@@ -251,8 +297,8 @@ def _staff_browser_refusal() -> str:
     )
 
 
-@require_POST
 @person_page
+@answers_get_with("person:link")
 def consent_code(request: HttpRequest, token: str) -> HttpResponse:
     """The one-time code that binds a consent on an already verified group to the person."""
     resolved = _resolve(request, token)
@@ -272,8 +318,8 @@ def consent_code(request: HttpRequest, token: str) -> HttpResponse:
     return redirect("person:link", token)
 
 
-@require_POST
 @person_page
+@answers_get_with("person:link")
 def consent_code_resend(request: HttpRequest, token: str) -> HttpResponse:
     resolved = _resolve(request, token)
     if isinstance(resolved, HttpResponse):
@@ -288,8 +334,8 @@ def consent_code_resend(request: HttpRequest, token: str) -> HttpResponse:
     return redirect("person:link", token)
 
 
-@require_POST
 @person_page
+@answers_get_with("person:link")
 def start(request: HttpRequest, token: str) -> HttpResponse:
     resolved = _resolve(request, token)
     if isinstance(resolved, HttpResponse):
@@ -308,7 +354,9 @@ def _start(request: HttpRequest, invitation: Invitation, token: str) -> HttpResp
     invitation.session = session
     try:
         with limits.liveness_start(session):
-            h5_link = liveness.start_liveness(session=session, request=request)
+            h5_link = liveness.start_liveness(
+                session=session, request=request, language=translation.get_language()
+            )
     except services.JourneyError as error:
         status = getattr(error, "status", 409)
         return _link_page(request, invitation, token, error=str(error), status=status)
@@ -356,8 +404,8 @@ def callback(request: HttpRequest, ref: str) -> HttpResponse:
     return render_person(request, "person/callback.html", context)
 
 
-@require_POST
 @person_page
+@answers_get_with("person:callback", key="ref")
 def retry(request: HttpRequest, ref: str) -> HttpResponse:
     """Start liveness again from the callback page, for the browser that opened the link."""
     attempt = get_object_or_404(LivenessAttempt.objects.select_related("session__person"), ref=ref)
@@ -371,7 +419,9 @@ def retry(request: HttpRequest, ref: str) -> HttpResponse:
         )
     try:
         with limits.liveness_start(session):
-            h5_link = liveness.start_liveness(session=session, request=request)
+            h5_link = liveness.start_liveness(
+                session=session, request=request, language=translation.get_language()
+            )
     except services.JourneyError as error:
         context = {
             "session": session,
@@ -444,8 +494,8 @@ def receipt(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
     return response
 
 
-@require_POST
 @person_page
+@answers_get_with("person:link")
 def renew(request: HttpRequest, token: str) -> HttpResponse:
     """An expired link can ask for a fresh one, sent to the address the studio has on file."""
     lookup = services.look_up_link(token)

@@ -1,21 +1,23 @@
 """Staff pages: persons, starting a verification, following a session live."""
 
 from django.contrib import messages
+from django.core import signing
 from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from assets.models import Asset
 from ledger.models import AuditEvent
 from ledger.services import Actor
+from portal import crypto
 from portal.access import StaffRequest, staff_permission_required
 from portal.confirm import ReasonForm, confirm_page
 from portal.qr import qr_svg
 from verification import services, withdrawal
 from verification.forms import PersonForm, StartSessionForm
-from verification.models import AuthorizingPerson, Consent, VerificationSession
+from verification.models import AuthorizingPerson, Consent, Invitation, VerificationSession
 
 # htmx stops polling when it receives this status.
 STOP_POLLING = 286
@@ -89,16 +91,22 @@ def session_start(request: StaffRequest, pk: int) -> HttpResponse:
     form = StartSessionForm(request.POST or None, person=person, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        session = services.start_session(
-            person=person,
-            account_id=data["account"].pk,
-            project=data["project"],
-            consent_text=data["consent_text"],
-            media_kinds=data["media_kinds"],
-            channel=data["channel"],
-            user=request.user,
-            term_ends_on=data["term_ends_on"],
-        )
+        try:
+            session = services.start_session(
+                person=person,
+                account_id=data["account"].pk,
+                project=data["project"],
+                consent_text=data["consent_text"],
+                media_kinds=data["media_kinds"],
+                channel=data["channel"],
+                user=request.user,
+                term_ends_on=data["term_ends_on"],
+            )
+        except services.OpenSessionExists as error:
+            form.add_error("project", form.open_session_error(error.session))
+            return render(
+                request, "verification/session_start.html", {"form": form, "person": person}
+            )
         if session.channel == VerificationSession.Channel.IN_PERSON:
             return _show_link(request, session)
         messages.success(request, f"The invitation to {person.full_name} is on its way.")
@@ -160,16 +168,87 @@ def session_resend(request: StaffRequest, pk: int) -> HttpResponse:
 @staff_permission_required("verification.send_link")
 @require_POST
 def session_show_link(request: StaffRequest, pk: int) -> HttpResponse:
-    return _show_link(request, _get_session(pk))
+    session = _get_session(pk)
+    if session.channel != VerificationSession.Channel.IN_PERSON and "replace" not in request.POST:
+        # A new link stops the one already sent: staff are told before, not after.
+        return redirect("staff:session_link_choice", session.pk)
+    return _show_link(request, session)
+
+
+@staff_permission_required("verification.send_link")
+@require_GET
+def session_link_choice(request: StaffRequest, pk: int) -> HttpResponse:
+    """Before replacing a link sent by email or SMS with one to show: what that costs, and the
+    way that costs nothing (the person opens the message they have)."""
+    session = _get_session(pk)
+    sent = (
+        session.invitations.usable()
+        .filter(status=Invitation.Status.SENT)
+        .order_by("-created_at")
+        .first()
+    )
+    context = {"session": session, "sent": sent}
+    return render(request, "verification/link_choice.html", context)
 
 
 def _show_link(request: StaffRequest, session: VerificationSession) -> HttpResponse:
+    """Make a new link, then show it on a page of its own (post/redirect/get): reloading that
+    page shows the same link again instead of making another."""
     try:
         link = services.show_link(
             session=session, user=request.user, device=request.headers.get("user-agent", "")
         )
     except services.JourneyError as error:
         messages.error(request, str(error))
+        return redirect("staff:session", session.pk)
+    _remember_shown_link(request, session, link)
+    return redirect("staff:session_link", session.pk)
+
+
+# The link just made stays on show in the browser that made it, for this long, while it works.
+SHOWN_LINK_SECONDS = 30 * 60
+
+
+def _shown_link_key(session: VerificationSession) -> str:
+    return f"shown-link:{session.pk}"
+
+
+def _remember_shown_link(request: StaffRequest, session: VerificationSession, link: str) -> None:
+    # Encrypted: the staff session is stored server-side, and the link opens the person's page.
+    request.session[_shown_link_key(session)] = signing.dumps(crypto.encrypt(link))
+
+
+def _shown_link(request: StaffRequest, session: VerificationSession) -> str:
+    """The link this browser was shown for the session, while it still opens the person's page."""
+    stored = request.session.get(_shown_link_key(session), "")
+    try:
+        link = crypto.decrypt(signing.loads(stored, max_age=SHOWN_LINK_SECONDS)) if stored else ""
+    except (signing.BadSignature, ValueError):
+        link = ""
+    token = link.rstrip("/").rsplit("/", 1)[-1]
+    if (
+        link
+        and Invitation.objects.usable()
+        .filter(session=session, token_hash=Invitation.hash_token(token))
+        .exists()
+    ):
+        return link
+    request.session.pop(_shown_link_key(session), None)
+    return ""
+
+
+@staff_permission_required("verification.send_link")
+@require_GET
+def session_link(request: StaffRequest, pk: int) -> HttpResponse:
+    """The link made for showing, as a QR code and to copy."""
+    session = _get_session(pk)
+    link = _shown_link(request, session)
+    if not link:
+        messages.info(
+            request,
+            "That link is no longer on show: a link is shown for half an hour after it is made, "
+            "in the browser that made it, while it works. Make a new one here if you need it.",
+        )
         return redirect("staff:session", session.pk)
     response = render(
         request,

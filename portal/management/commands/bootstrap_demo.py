@@ -1,4 +1,6 @@
-"""Prepare a development machine: a demo staff account and upstream accounts on the simulator.
+"""Prepare a development machine: a demo staff account, upstream accounts on the simulator, and a
+demo project with its consent text in each shipped language, so that a verification can be
+started without opening the admin.
 
 Safe to run on every start: it creates what is missing and prints the sign-in details.
 """
@@ -13,8 +15,45 @@ from django.core.management.base import BaseCommand, CommandError
 
 from portal import env
 from upstream.models import Adapter, UpstreamAccount
+from verification.models import ConsentText, Language, Project
 
 DEMO_USERNAME = "demo"
+DEMO_PROJECT = "Demo: spring campaign"
+DEMO_USE = (
+    "Short video ads for the spring campaign, made with AI video from the photos, videos and "
+    "voice recordings you send, shown online for twelve months. (A demonstration project.)"
+)
+DEMO_TEXT_VERSION = "demo-1"
+# The demo consent text in each shipped language: (title, body).
+DEMO_TEXTS = {
+    Language.EN: (
+        "Consent to the use of my likeness (demo)",
+        "I agree that the studio may use my face, my video image and my voice, from the photos, "
+        "videos and recordings I send, to make the videos of the project described above.\n\n"
+        "I understand that the studio sends these files to its video partner, which checks that "
+        "they show me and keeps them in the studio's private library for as long as this "
+        "consent holds.\n\n"
+        "I can withdraw this consent at any time from my page; the studio then deletes the files "
+        "at its partner and in its own storage. Videos published before I withdraw are not "
+        "covered by the withdrawal.",
+    ),
+    Language.ZH_HANS: (
+        "肖像使用同意书（演示）",
+        "本人同意工作室使用我发送的照片、视频和录音中的面部、视频形象和声音，制作上述项目的视频。\n\n"
+        "本人知悉工作室会将这些文件发送给其视频合作方，由合作方核实文件中是本人，并在本同意有效期间"
+        "将文件保存在工作室的私有素材库中。\n\n"
+        "本人可随时在自己的页面上撤回本同意；届时工作室将删除合作方处及其自身存储中的文件。"
+        "撤回前已发布的视频不在撤回范围内。",
+    ),
+    Language.ZH_HANT: (
+        "肖像使用同意書（示範）",
+        "本人同意工作室使用我傳送的照片、影片和錄音中的面部、影像和聲音，製作上述專案的影片。\n\n"
+        "本人知悉工作室會將這些檔案傳送給其影片合作方，由合作方核實檔案中是本人，並在本同意有效期間"
+        "將檔案保存在工作室的私有素材庫中。\n\n"
+        "本人可隨時在自己的頁面上撤回本同意；屆時工作室將刪除合作方處及其自身儲存中的檔案。"
+        "撤回前已發佈的影片不在撤回範圍內。",
+    ),
+}
 
 
 class Command(BaseCommand):
@@ -60,6 +99,7 @@ class Command(BaseCommand):
                 "region": "ap-southeast-1",
             },
         )
+        self._demo_project_and_texts()
         seed = {
             "tokens": [{"token": token, "group": "Byteplus-Direct"}],
             "keypairs": [{"access_key_id": key_id, "secret_access_key": secret_key}],
@@ -74,5 +114,16 @@ class Command(BaseCommand):
                 f"  Sign in as {DEMO_USERNAME!r} with password {password!r}\n"
                 f"  Admin: {settings.PUBLIC_BASE_URL}/{settings.ADMIN_PATH}\n"
                 f"  Upstream simulator: {settings.SIMULATOR_URL}/_control/\n"
+                f"  Sent email and SMS (with their links): {settings.PUBLIC_BASE_URL}/dev/outbox/\n"
             )
         )
+
+    def _demo_project_and_texts(self) -> None:
+        """Created once; left as they are afterwards (staff may have edited or closed them)."""
+        Project.objects.get_or_create(name=DEMO_PROJECT, defaults={"intended_use": DEMO_USE})
+        for language, (title, body) in DEMO_TEXTS.items():
+            ConsentText.objects.get_or_create(
+                version=DEMO_TEXT_VERSION,
+                language=language,
+                defaults={"title": title, "body": body},
+            )
