@@ -5,7 +5,7 @@ from typing import Literal
 from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest
-from ninja import Field, File, Form, Query, Router, Schema
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from assets import services as asset_services
@@ -146,7 +146,7 @@ def upload_asset(
     group_id: str,
     file: File[UploadedFile],
     consent: Form[str | None] = None,
-) -> tuple[int, AssetOut]:
+) -> Status[AssetOut]:
     """Upload one file by multipart (field `file`), checked as the upload page checks it.
     `consent` picks the consent it goes under when several hold; else the newest."""
     if any(isinstance(h, SizeLimitHandler) and h.exceeded for h in request.upload_handlers):
@@ -171,7 +171,7 @@ def upload_asset(
         raise ApiError(409, "no_consent", str(error)) from error
     if asset.status == Asset.Status.REJECTED:
         raise ApiError(422, "file_refused", asset.error_message or "The file was refused.", "file")
-    return 201, asset_out(_asset(f"ast_{asset.pk}"))
+    return Status(201, asset_out(_asset(f"ast_{asset.pk}")))
 
 
 @router.delete("/assets/{asset_id}", response={200: AssetOut, ERROR_CODES: ErrorOut}, auth=UPLOAD)

@@ -6,7 +6,7 @@ from typing import Literal
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from integrations.api.auth import KeyAuth, api_key
 from integrations.api.errors import ERROR_CODES, ApiError, ErrorOut, not_found
@@ -101,7 +101,7 @@ def list_persons(request: HttpRequest, filters: Query[PersonFilter]) -> dict[str
 
 
 @router.post("/persons", response={201: PersonOut, ERROR_CODES: ErrorOut}, auth=INVITE)
-def create_person(request: HttpRequest, body: PersonIn) -> tuple[int, PersonOut]:
+def create_person(request: HttpRequest, body: PersonIn) -> Status[PersonOut]:
     key = api_key(request)
     form = PersonForm(
         data={
@@ -132,7 +132,7 @@ def create_person(request: HttpRequest, body: PersonIn) -> tuple[int, PersonOut]
             "Another person already has this external reference.",
             "external_reference",
         ) from error
-    return 201, person_out(_person(f"per_{person.pk}"))
+    return Status(201, person_out(_person(f"per_{person.pk}")))
 
 
 @router.get("/persons/{person_id}", response={200: PersonOut, ERROR_CODES: ErrorOut}, auth=READ)
@@ -198,7 +198,7 @@ def _account_pk(value: str | None) -> int:
 
 
 @router.post("/sessions", response={201: SessionOut, ERROR_CODES: ErrorOut}, auth=INVITE)
-def create_session(request: HttpRequest, body: SessionIn) -> tuple[int, SessionOut]:
+def create_session(request: HttpRequest, body: SessionIn) -> Status[SessionOut]:
     key = api_key(request)
     person = _person(body.person, "person")
     form = StartSessionForm(
@@ -230,7 +230,7 @@ def create_session(request: HttpRequest, body: SessionIn) -> tuple[int, SessionO
         )
     except services.JourneyError as error:
         raise ApiError(409, "conflict", str(error)) from error
-    return 201, session_out(_session(f"ses_{session.pk}"), link)
+    return Status(201, session_out(_session(f"ses_{session.pk}"), link))
 
 
 @router.get("/sessions", response={200: SessionPage, ERROR_CODES: ErrorOut}, auth=READ)
@@ -263,7 +263,7 @@ def cancel_session(request: HttpRequest, session_id: str) -> SessionOut:
 @router.post(
     "/sessions/{session_id}/links", response={201: SessionOut, ERROR_CODES: ErrorOut}, auth=INVITE
 )
-def new_link(request: HttpRequest, session_id: str) -> tuple[int, SessionOut]:
+def new_link(request: HttpRequest, session_id: str) -> Status[SessionOut]:
     """Revoke the session's links and send a new one (email, SMS), or return it (link)."""
     session = _session(session_id)
     user = api_key(request).user
@@ -275,7 +275,7 @@ def new_link(request: HttpRequest, session_id: str) -> tuple[int, SessionOut]:
             services.send_new_link(session=session, user=user)
     except services.JourneyError as error:
         raise ApiError(409, "conflict", str(error)) from error
-    return 201, session_out(_session(session_id), link)
+    return Status(201, session_out(_session(session_id), link))
 
 
 # --- Consents ---------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from integrations import clearances
 from integrations.api.auth import KeyAuth, api_key
@@ -32,7 +32,7 @@ class ClearanceIn(Schema):
 
 
 @router.post("/clearances", response={201: ClearanceOut, ERROR_CODES: ErrorOut}, auth=CLEAR)
-def create_clearance(request: HttpRequest, body: ClearanceIn) -> tuple[int, ClearanceOut]:
+def create_clearance(request: HttpRequest, body: ClearanceIn) -> Status[ClearanceOut]:
     """For each asset: may it be used for this project now? The answer is kept as evidence
     (`usage.cleared` or `usage.refused` in the ledger) and voided when the consent ends."""
     key = api_key(request)
@@ -50,7 +50,7 @@ def create_clearance(request: HttpRequest, body: ClearanceIn) -> tuple[int, Clea
         )
     except clearances.ClearanceRequestError as error:
         raise ApiError(422, "invalid", str(error), "assets") from error
-    return 201, clearance_out(clearance, clearance.answered)  # type: ignore[attr-defined]
+    return Status(201, clearance_out(clearance, clearance.answered))  # type: ignore[attr-defined]
 
 
 @router.get(
@@ -94,7 +94,7 @@ def list_endpoints(request: HttpRequest) -> dict[str, object]:
 
 
 @router.post("/webhook-endpoints", response={201: EndpointOut, ERROR_CODES: ErrorOut}, auth=HOOKS)
-def add_endpoint(request: HttpRequest, body: EndpointIn) -> tuple[int, EndpointOut]:
+def add_endpoint(request: HttpRequest, body: EndpointIn) -> Status[EndpointOut]:
     """Register a URL for some event types. The answer carries the signing secret, once."""
     unknown = sorted(set(body.events) - set(EVENT_TYPES))
     if unknown:
@@ -109,7 +109,7 @@ def add_endpoint(request: HttpRequest, body: EndpointIn) -> tuple[int, EndpointO
         description=body.description,
         actor=actor_for(api_key(request)),
     )
-    return 201, endpoint_out(endpoint, secret)
+    return Status(201, endpoint_out(endpoint, secret))
 
 
 @router.post(
@@ -117,11 +117,11 @@ def add_endpoint(request: HttpRequest, body: EndpointIn) -> tuple[int, EndpointO
     response={201: EndpointOut, ERROR_CODES: ErrorOut},
     auth=HOOKS,
 )
-def rotate(request: HttpRequest, endpoint_id: str) -> tuple[int, EndpointOut]:
+def rotate(request: HttpRequest, endpoint_id: str) -> Status[EndpointOut]:
     """A new signing secret; the old one keeps signing too for `WEBHOOK_ROTATION_HOURS`."""
     endpoint = _endpoint(endpoint_id)
     secret = rotate_secret(endpoint=endpoint, actor=actor_for(api_key(request)))
-    return 201, endpoint_out(endpoint, secret)
+    return Status(201, endpoint_out(endpoint, secret))
 
 
 @router.delete(
