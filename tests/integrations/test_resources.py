@@ -187,7 +187,8 @@ def test_an_upload_too_large_is_refused_from_its_headers(api, verified_group, se
 
 def test_delete_removes_the_asset_and_records_the_key(api, verified_group, media, simulator):
     created = api.upload(
-        f"/api/v1/groups/grp_{verified_group.pk}/assets", {"file": media.image((800, 1000)).open("rb")}
+        f"/api/v1/groups/grp_{verified_group.pk}/assets",
+        {"file": media.image((800, 1000)).open("rb")},
     ).json()
     deleted = api.delete(f"/api/v1/assets/{created['id']}")
     assert deleted.status_code == 200 and deleted.json()["status"] == "deleted"
