@@ -1,7 +1,7 @@
 """`/api/v1/` URLs: the Ninja views, each behind the idempotency wrapper, and a JSON 404."""
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import URLPattern, include, path, re_path
+from django.urls import URLPattern, include, path
 
 from integrations.api.idempotency import idempotent
 from integrations.api.main import api, docs
@@ -21,5 +21,5 @@ def unknown(request: HttpRequest, rest: str) -> JsonResponse:
 urlpatterns = [
     path("", include((patterns, _app), namespace=_namespace)),
     path("docs", docs, name="api-docs"),
-    re_path(r"^(?P<rest>.*)$", unknown),
+    path("<path:rest>", unknown, name="api-unknown"),
 ]

@@ -1,12 +1,19 @@
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
 import pytest
+import requests
 from django.test import Client
 
 from integrations import keys
+from tests.simulator_harness import free_port
 
+RECEIVER = Path(__file__).with_name("receiver.py")
 ALL_SCOPES = ["read", "invite", "upload", "clear", "webhooks"]
 
 
@@ -78,3 +85,43 @@ def make_api(db, openapi):
 @pytest.fixture
 def api(make_api) -> Api:
     return make_api(*ALL_SCOPES)
+
+
+class Receiver:
+    def __init__(self, tmp_path: Path, failures: int) -> None:
+        self.port = free_port()
+        self.log = tmp_path / f"received-{self.port}.jsonl"
+        self.log.touch()
+        self.process = subprocess.Popen(
+            [sys.executable, str(RECEIVER), str(self.port), str(self.log), str(failures)]
+        )
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        for _ in range(100):
+            try:
+                requests.get(self.url, timeout=0.2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+
+    def received(self) -> list[dict]:
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(5)
+
+
+@pytest.fixture
+def receiver_factory(tmp_path, settings):
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    started = []
+
+    def start(failures: int = 0) -> Receiver:
+        receiver = Receiver(tmp_path, failures)
+        started.append(receiver)
+        return receiver
+
+    yield start
+    for receiver in started:
+        receiver.stop()

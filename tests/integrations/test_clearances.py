@@ -57,7 +57,7 @@ def test_active_assets_under_a_live_consent_are_cleared_and_the_answer_is_eviden
 
 
 def test_each_reason_for_refusal(api, verified_group, project):
-    image, withdrawn_one = active_assets(verified_group, 2)
+    image = active_assets(verified_group, 1)[0]
     consent = image.consent
     Consent.objects.filter(pk=consent.pk).update(media_kinds=["video"])
     other = Project.objects.create(name="Other", intended_use="x")

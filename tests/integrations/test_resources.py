@@ -5,7 +5,7 @@ from assets.models import Asset
 from integrations.models import ExternalReference
 from ledger.models import AuditEvent
 from tests.journey import run_pending_invitations
-from verification.models import AuthorizingPerson, VerificationSession
+from verification.models import AuthorizingPerson
 
 pytestmark = pytest.mark.django_db
 
@@ -132,8 +132,9 @@ def test_a_session_by_link_returns_the_portal_link_and_refuses_bad_input(
 
 
 def test_consents_groups_and_assets_are_listed_with_their_asset_uri(api, verified_group, media):
-    from assets import services
     from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from assets import services
 
     upload = SimpleUploadedFile("face.jpg", media.image((800, 1000)).read_bytes(), "image/jpeg")
     asset = services.receive_upload(
