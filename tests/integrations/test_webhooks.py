@@ -142,7 +142,7 @@ def test_an_endpoint_that_keeps_failing_is_paused_and_the_admins_told(
 ):
     settings.WEBHOOK_PAUSE_AFTER_FAILURES = 2
     settings.WEBHOOK_RETRY_SCHEDULE = [0, 0, 0]
-    settings.ADMINS = [("Admin", "admin@example.com")]
+    settings.ADMINS = ["admin@example.com"]
     receiver = receiver_factory(failures=100)
     endpoint, _ = create_endpoint(
         url=receiver.url, events=["person.destroyed"], actor=Actor.system()
