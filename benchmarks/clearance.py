@@ -14,6 +14,7 @@ Run: python -m benchmarks.clearance [--seconds 20] [--rate 50] [--workers 2] [--
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -123,6 +124,17 @@ def seed() -> None:
     )
 
 
+def up(url: str, web: "subprocess.Popen[bytes]", log: Path) -> None:
+    """`wait_for`, patient with a server that is still loading on a busy machine."""
+    for _ in range(30):
+        try:
+            wait_for(url, web, log)
+            return
+        except requests.RequestException:
+            time.sleep(1)
+    raise SystemExit(f"the web server did not come up:\n{log.read_text()[-3000:]}")
+
+
 def drive(url: str, rate: float, seconds: float, send: "callable") -> dict[str, float]:  # type: ignore[valid-type]
     """Open loop: requests start on a fixed schedule whatever the answers' speed."""
     latencies: list[float] = []
@@ -188,8 +200,6 @@ def main() -> None:
         env["DATABASE_URL"], scratch = scratch_database(database)
     else:
         env["DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
-    import subprocess
-
     web = None
     try:
         run([sys.executable, "manage.py", "migrate", "--no-input"], env)
@@ -202,7 +212,7 @@ def main() -> None:
             web = subprocess.Popen(
                 ["bin/sitter", "web"], cwd=ROOT, env=env, stdout=output, stderr=output
             )
-        wait_for(f"{host}/healthz", web, log)
+        up(f"{host}/healthz", web, log)
         session = requests.Session()
         headers = {"Authorization": f"Bearer {plan['secret']}"}
         body = {"assets": plan["assets"], "project": plan["project"], "intended_use": "bench"}

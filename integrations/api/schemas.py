@@ -1,13 +1,15 @@
 """What the API answers, and how rows become those answers."""
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 from django.urls import reverse
 from ninja import Schema
 
 from assets.models import Asset, AssetGroup
+from integrations.clearances import Answer
 from integrations.ids import public
 from integrations.models import Clearance, ClearanceItem, WebhookEndpoint
 from verification.models import (
@@ -102,7 +104,7 @@ class ConsentOut(Schema):
     withdrawn_at: datetime | None
     text_version: str
     text_sha256: str
-    receipts: str
+    staff_url: str
 
 
 def consent_status(consent: Consent) -> Literal["active", "withdrawn", "expired"]:
@@ -127,8 +129,9 @@ def consent_out(consent: Consent) -> ConsentOut:
         withdrawn_at=consent.withdrawn_at,
         text_version=consent.text.version,
         text_sha256=consent.text_sha256,
-        # The receipts themselves sit behind the person's own link, which only they hold.
-        receipts=settings.PUBLIC_BASE_URL + reverse("staff:person", args=[consent.person_id]),
+        # The person's receipts sit behind their own link, which only they hold; staff see the
+        # consent and its evidence on the person's page.
+        staff_url=settings.PUBLIC_BASE_URL + reverse("staff:person", args=[consent.person_id]),
     )
 
 
@@ -253,28 +256,31 @@ class ClearanceOut(Schema):
     assets: list[ClearedAsset]
 
 
-def clearance_out(clearance: Clearance, items: list[ClearanceItem]) -> ClearanceOut:
-    return ClearanceOut(
-        id=clearance.public_id,
-        project=clearance.project.name,
-        project_id=public("project", clearance.project_id) or "",
-        intended_use=clearance.intended_use,
-        allowed=all(i.allowed and i.voided_at is None for i in items),
-        created_at=clearance.created_at,
-        assets=[
-            ClearedAsset(
-                reference=i.reference,
-                asset=public("asset", i.asset_id),
-                allowed=i.allowed and i.voided_at is None,
-                reason=i.reason if i.voided_at is None else i.void_reason,
-                consent=public("consent", i.consent_id),
-                valid_until=i.valid_until,
-                voided_at=i.voided_at,
-                void_reason=i.void_reason,
-            )
+def clearance_out(clearance: Clearance, items: Sequence[ClearanceItem | Answer]) -> dict[str, Any]:
+    """A dict, not a `ClearanceOut`: the answer is validated once, on its way out, and a
+    clearance sits in front of every render."""
+    return {
+        "id": clearance.public_id,
+        "object": "clearance",
+        "project": clearance.project.name,
+        "project_id": public("project", clearance.project_id),
+        "intended_use": clearance.intended_use,
+        "allowed": all(i.allowed and i.voided_at is None for i in items),
+        "created_at": clearance.created_at,
+        "assets": [
+            {
+                "reference": i.reference,
+                "asset": public("asset", i.asset_id),
+                "allowed": i.allowed and i.voided_at is None,
+                "reason": i.reason if i.voided_at is None else i.void_reason,
+                "consent": public("consent", i.consent_id),
+                "valid_until": i.valid_until,
+                "voided_at": i.voided_at,
+                "void_reason": i.void_reason,
+            }
             for i in items
         ],
-    )
+    }
 
 
 class EndpointOut(Schema):

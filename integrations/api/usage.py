@@ -1,5 +1,7 @@
 """Usage clearances, and the webhook endpoints a key with the `webhooks` scope manages."""
 
+from typing import Any
+
 from django.db import transaction
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
@@ -32,7 +34,7 @@ class ClearanceIn(Schema):
 
 
 @router.post("/clearances", response={201: ClearanceOut, ERROR_CODES: ErrorOut}, auth=CLEAR)
-def create_clearance(request: HttpRequest, body: ClearanceIn) -> Status[ClearanceOut]:
+def create_clearance(request: HttpRequest, body: ClearanceIn) -> Status[dict[str, Any]]:
     """For each asset: may it be used for this project now? The answer is kept as evidence
     (`usage.cleared` or `usage.refused` in the ledger) and voided when the consent ends."""
     key = api_key(request)
@@ -41,7 +43,7 @@ def create_clearance(request: HttpRequest, body: ClearanceIn) -> Status[Clearanc
         raise ApiError(422, "invalid", "No project with that id.", "project")
     references = [str(a)[:200] for a in body.assets]
     try:
-        clearance = clearances.clear_usage(
+        clearance, answers = clearances.clear_usage(
             key=key,
             actor=actor_for(key),
             project=project,
@@ -50,13 +52,13 @@ def create_clearance(request: HttpRequest, body: ClearanceIn) -> Status[Clearanc
         )
     except clearances.ClearanceRequestError as error:
         raise ApiError(422, "invalid", str(error), "assets") from error
-    return Status(201, clearance_out(clearance, clearance.answered))  # type: ignore[attr-defined]
+    return Status(201, clearance_out(clearance, answers))
 
 
 @router.get(
     "/clearances/{clearance_id}", response={200: ClearanceOut, ERROR_CODES: ErrorOut}, auth=READ
 )
-def get_clearance(request: HttpRequest, clearance_id: str) -> ClearanceOut:
+def get_clearance(request: HttpRequest, clearance_id: str) -> dict[str, Any]:
     clearance = (
         Clearance.objects.select_related("project").filter(public_id=clearance_id[:40]).first()
     )
