@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "upstream",
     "verification",
     "assets",
+    "ninja",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -474,4 +476,32 @@ RETENTION_PROJECT_CLOSED_DAYS = env.integer("RETENTION_PROJECT_CLOSED_DAYS", 30)
 CELERY_BEAT_SCHEDULE["apply-retention"] = {
     "task": "verification.tasks.apply_retention",
     "schedule": crontab(hour=3, minute=17),
+}
+
+# --- API and webhooks (integrations/) --------------------------------------------------------------
+# Requests a minute for a new API key (each key has its own limit, changeable in admin).
+API_KEY_RATE_LIMIT_PER_MINUTE = env.integer("API_KEY_RATE_LIMIT_PER_MINUTE", 600)
+# Seconds between a failed webhook attempt and the next; the event is given up after the last.
+# The default is the Standard Webhooks schedule: about 27 hours in all.
+WEBHOOK_RETRY_SCHEDULE = [
+    int(s) for s in env.items("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")
+]
+WEBHOOK_TIMEOUT_SECONDS = env.number("WEBHOOK_TIMEOUT_SECONDS", 10)
+# Failed attempts in a row after which an endpoint is paused and the admins are mailed.
+WEBHOOK_PAUSE_AFTER_FAILURES = env.integer("WEBHOOK_PAUSE_AFTER_FAILURES", 50)
+# How long the old signing secret still signs after a rotation.
+WEBHOOK_ROTATION_HOURS = env.integer("WEBHOOK_ROTATION_HOURS", 24)
+# Webhooks go only to public https addresses; these networks (CIDR) are allowed even if private
+# or loopback (an internal receiver), and WEBHOOK_ALLOW_HTTP permits plain http (development).
+WEBHOOK_ALLOWED_NETWORKS = env.items("WEBHOOK_ALLOWED_NETWORKS", "")
+WEBHOOK_ALLOW_HTTP = env.flag("WEBHOOK_ALLOW_HTTP", DEBUG)
+# consent.expiring is sent this many days before a consent's last day.
+CONSENT_EXPIRING_DAYS = env.integer("CONSENT_EXPIRING_DAYS", 14)
+CELERY_BEAT_SCHEDULE["send-webhooks"] = {
+    "task": "integrations.tasks.sweep_webhooks",
+    "schedule": timedelta(seconds=env.integer("WEBHOOK_SWEEP_SECONDS", 5)),
+}
+CELERY_BEAT_SCHEDULE["consent-milestones"] = {
+    "task": "integrations.tasks.record_consent_milestones",
+    "schedule": timedelta(hours=1),
 }

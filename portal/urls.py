@@ -21,6 +21,7 @@ urlpatterns = [
     path("account/two-step/", two_factor.setup, name="two_factor_setup"),
     path("metrics", metrics.metrics, name="metrics"),
     path(settings.ADMIN_PATH, admin.site.urls),
+    path("api/v1/", include("integrations.api.urls")),
     path("", include(staff_patterns)),
     path("", include(person_patterns)),
     path("", include(asset_urls.staff_patterns)),

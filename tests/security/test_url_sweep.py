@@ -45,6 +45,7 @@ class Access(Enum):
     CALLBACK = "the attempt's unguessable ref is the key"
     CALLBACK_BROWSER = "the ref, from the browser that opened the link (else 403)"
     SIGNED = "a signed, expiring token naming one asset in flight"
+    API_KEY = "an API key with the operation's scope (Authorization: Bearer); else 401 or 403"
 
 
 # Who may reach each URL. Add every new URL name here.
@@ -93,6 +94,35 @@ ACCESS: dict[str, Access] = {
     "person_assets:upload": Access.LINK,
     "person_assets:asset_status": Access.LINK_OBJECT,
     "fetch:fetch": Access.SIGNED,
+    # The public API (integrations/api): its schema is public, its docs page for staff.
+    "api-v1:openapi-json": Access.PUBLIC,
+    "api-v1:api-root": Access.PUBLIC,
+    "api-docs": Access.ADMIN,
+    "api-unknown": Access.PUBLIC,
+    "api-v1:list_persons": Access.API_KEY,
+    "api-v1:create_person": Access.API_KEY,
+    "api-v1:get_person": Access.API_KEY,
+    "api-v1:create_session": Access.API_KEY,
+    "api-v1:list_sessions": Access.API_KEY,
+    "api-v1:get_session": Access.API_KEY,
+    "api-v1:cancel_session": Access.API_KEY,
+    "api-v1:new_link": Access.API_KEY,
+    "api-v1:list_consents": Access.API_KEY,
+    "api-v1:get_consent": Access.API_KEY,
+    "api-v1:list_projects": Access.API_KEY,
+    "api-v1:list_consent_texts": Access.API_KEY,
+    "api-v1:list_groups": Access.API_KEY,
+    "api-v1:get_group": Access.API_KEY,
+    "api-v1:list_assets": Access.API_KEY,
+    "api-v1:get_asset": Access.API_KEY,
+    "api-v1:delete_asset": Access.API_KEY,
+    "api-v1:upload_asset": Access.API_KEY,
+    "api-v1:create_clearance": Access.API_KEY,
+    "api-v1:get_clearance": Access.API_KEY,
+    "api-v1:list_endpoints": Access.API_KEY,
+    "api-v1:add_endpoint": Access.API_KEY,
+    "api-v1:rotate": Access.API_KEY,
+    "api-v1:remove_endpoint": Access.API_KEY,
 }
 
 
@@ -130,6 +160,13 @@ def walk(
 
 
 ROUTES = list(walk())
+
+
+def test_api_operations_refuse_requests_without_a_key(world, client):
+    for route in routes(Access.API_KEY):
+        path = world.path(route)
+        answers = {client.generic(method, path).status_code for method in ("GET", "POST", "DELETE")}
+        assert 401 in answers and answers <= {401, 405}, (route.name, answers)
 
 
 def test_every_url_pattern_declares_its_access():
@@ -179,6 +216,10 @@ class World:
             return "verification"
         if key == "url":
             return "no-such-page/"
+        if key == "rest":
+            return "no-such-thing"
+        if route.name.startswith("api-v1:") and key.endswith("_id"):
+            return f"{key.removesuffix('_id')[:3]}_{a.person.pk}"
         raise AssertionError(f"no value for <{key}> in {route.name}; teach World.value")
 
     def admin_object_id(self, route: Route) -> str:
@@ -331,7 +372,11 @@ def test_every_post_without_a_csrf_token_is_refused(world, staff_user, media):
     for route in ROUTES:
         path = world.path(route)
         response = guarded.post(path, realistic_body(route, world, media))
-        if response.status_code != 403 or b"CSRF" not in response.content:
+        if route.access == Access.API_KEY:
+            # The API takes no cookies: a signed-in browser is no one there.
+            if response.status_code not in (401, 405):
+                wrong.append(f"POST {path} → {response.status_code}")
+        elif response.status_code != 403 or b"CSRF" not in response.content:
             wrong.append(f"POST {path} → {response.status_code}")
     assert not wrong, "\n".join(wrong)
     assert counts() == before
