@@ -84,7 +84,9 @@ def staff_upload(request: StaffRequest, pk: int) -> HttpResponse:
     return _receive(request, group, services.Uploader(user=request.user), back)
 
 
-def _refused(request: HttpRequest, back: str, text: str | Promise, status: int = 409) -> HttpResponse:
+def _refused(
+    request: HttpRequest, back: str, text: str | Promise, status: int = 409
+) -> HttpResponse:
     """Nothing was taken: say why, as JSON to the uploader script or as a message on the page."""
     if _wants_json(request):
         return JsonResponse({"error": text}, status=status)

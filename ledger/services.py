@@ -14,8 +14,8 @@ from django.utils import timezone
 from ledger.chain import GENESIS_HASH, event_hash
 from ledger.models import ActorKind, AuditEvent, LedgerHead
 from ledger.payloads import clean_payload, clean_text
-from portal.queueing import enqueue_on_commit
 from portal.clients import client_ip
+from portal.queueing import enqueue_on_commit
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
