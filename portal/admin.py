@@ -1,4 +1,5 @@
-"""The admin site's name, and the portal's own models (read-only: processes write them)."""
+"""The admin site's name, the portal's own models (read-only: processes write them), and staff
+accounts as the administrator role may manage them."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
