@@ -1,6 +1,9 @@
-"""The admin site's name, and the portal's own models (read-only: processes write them)."""
+"""The admin site's name, the portal's own models (read-only: processes write them), and staff
+accounts as the administrator role may manage them."""
 
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.db.models import Model
 from django.http import HttpRequest
 from django_otp.plugins.otp_totp import admin as plain_totp_admin
@@ -48,3 +51,28 @@ class AuthenticatorAppAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+class StaffAccountAdmin(UserAdmin):
+    """Accounts, for the administrator role: they give people roles (groups) and staff status,
+    but only a superuser makes superusers, grants single permissions past the roles, or changes a
+    superuser's account (its password above all)."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "user_permissions"]
+        return fields
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if (
+            obj is not None
+            and getattr(obj, "is_superuser", False)
+            and not request.user.is_superuser
+        ):
+            return False
+        return super().has_change_permission(request, obj)
+
+
+admin.site.unregister(User)
+admin.site.register(User, StaffAccountAdmin)

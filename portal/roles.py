@@ -143,11 +143,16 @@ def _permission(apps: Any, app_label: str, codename: str) -> Any:
     action, model = codename.split("_", 1)
     if action not in ("add", "change", "delete", "view"):
         raise LookupError(f"no permission {app_label}.{codename}")
+    try:
+        # Django's own wording ("Can view audit event"), which `post_migrate` would have used.
+        noun = apps.get_model(app_label, model)._meta.verbose_name
+    except LookupError:  # an app whose migrations have not run yet in this migration's state
+        noun = model
     content_type, _ = content_types.objects.get_or_create(app_label=app_label, model=model)
     permission, _ = permissions.objects.get_or_create(
         content_type=content_type,
         codename=codename,
-        defaults={"name": f"Can {action} {model}"},
+        defaults={"name": f"Can {action} {noun}"},
     )
     return permission
 

@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
 from assets.models import Asset
 from ledger.models import AuditEvent
@@ -317,3 +318,41 @@ def test_pages_offer_only_the_buttons_the_role_may_press(world, carol):
     }
     assert offered[COORDINATOR] == working
     assert offered[ADMINISTRATOR] == {*working, "Delete…", "Withdraw on their behalf…"}
+
+
+def test_an_administrator_gives_roles_but_makes_no_superuser(db):
+    from django.contrib.auth.models import Group
+
+    administrator = client_for(staff_for(ADMINISTRATOR))
+    colleague = staff_for(NONE)
+    url = reverse("admin:auth_user_change", args=[colleague.pk])
+    form = administrator.get(url)
+    assert form.status_code == 200 and 'name="is_superuser"' not in form.text
+    joined = timezone.localtime(colleague.date_joined)
+    response = administrator.post(
+        url,
+        {
+            "username": colleague.username,
+            "is_active": "on",
+            "is_staff": "on",
+            "is_superuser": "on",
+            "groups": [Group.objects.get(name=COORDINATOR).pk],
+            "date_joined_0": joined.strftime("%Y-%m-%d"),
+            "date_joined_1": joined.strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 302, response.content
+    colleague.refresh_from_db()
+    assert list(colleague.groups.values_list("name", flat=True)) == [COORDINATOR]
+    assert not colleague.is_superuser
+    root = get_user_model().objects.create_superuser(username="root", password="x" * 20)
+    root_url = reverse("admin:auth_user_change", args=[root.pk])
+    assert 'name="username"' not in administrator.get(root_url).text  # read-only
+    assert administrator.post(root_url, {"username": "mine"}).status_code == 403
+    password = reverse("admin:auth_user_password_change", args=[root.pk])
+    assert (
+        administrator.post(password, {"password1": "y" * 20, "password2": "y" * 20}).status_code
+        == 403
+    )
+    root.refresh_from_db()
+    assert root.username == "root" and root.check_password("x" * 20)

@@ -41,6 +41,10 @@ def test_a_staff_browser_is_told_it_cannot_consent_and_its_post_is_refused(
     page = staff_client.get(link)
     assert page.status_code == 200
     assert b"This browser is signed in as studio staff" in page.content
+    # Nor is staff looking at it the person opening it.
+    assert not AuditEvent.objects.filter(action="invitation.opened").exists()
+    session.refresh_from_db()
+    assert session.status == Status.INVITED
     assert b'name="signature_name"' not in page.content
     refused = staff_client.post(f"{link}consent/", CONSENT)
     assert refused.status_code == 403

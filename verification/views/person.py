@@ -240,8 +240,10 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
     if isinstance(resolved, HttpResponse):
         return resolved
     _activate_language(request, resolved.session.person.language)
-    # Opening moves the session (and refreshes it) only the first time.
-    services.note_link_opened(invitation=resolved, request=request)
+    # Opening moves the session (and refreshes it) only the first time; staff looking at the link
+    # in their own browser is not the person opening it.
+    if not _signed_in(request):
+        services.note_link_opened(invitation=resolved, request=request)
     return _remember_browser(request, _link_page(request, resolved, token), resolved.session)
 
 
