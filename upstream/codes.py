@@ -155,8 +155,8 @@ def _by_content(code: str, message: str) -> type[e.UpstreamError] | None:
     for pattern, cls in _MESSAGE_FIRST:
         if pattern.search(message) or pattern.search(code):
             return cls
-    if cls := _by_code(code):
-        return cls
+    if by_code := _by_code(code):
+        return by_code
     for pattern, cls in _MESSAGE_LAST:
         if pattern.search(message):
             return cls

@@ -44,6 +44,8 @@ MAX_DETAILS = 8
 # Seconds between result polls: quick while the person is likely on the page, then easing off.
 POLL_BACKOFF = (3, 3, 3, 5, 5, 10, 10, 15, 20, 30, 60)
 POLL_LEASE = timedelta(seconds=60)
+# An attempt a GroupId can still complete: waiting, or lost by a read that lost a race.
+RESULT_OPEN = (LivenessAttempt.Status.PENDING, LivenessAttempt.Status.LOST)
 
 
 # --- Liveness ---------------------------------------------------------------------------------
@@ -170,11 +172,12 @@ def callback_details(query: Mapping[str, str]) -> dict[str, str]:
 def _keep_group_id(attempt: LivenessAttempt, group_id: str) -> None:
     """The GroupId in a commit of its own, before the group, the session and the ledger: if any
     of those fails, the next poll completes from it instead of asking an upstream that may answer
-    only once."""
+    only once. A read beside this one may have just ended the attempt as lost (its own read was
+    refused as already used): the GroupId is kept all the same, and completes it."""
     with transaction.atomic():
-        LivenessAttempt.objects.filter(
-            pk=attempt.pk, status=LivenessAttempt.Status.PENDING, group_id=""
-        ).update(group_id=group_id)
+        LivenessAttempt.objects.filter(pk=attempt.pk, status__in=RESULT_OPEN, group_id="").update(
+            group_id=group_id
+        )
     attempt.group_id = group_id
 
 
@@ -187,9 +190,7 @@ def complete_verification(
     session = attempt.session
     now = timezone.now()
     with transaction.atomic():
-        claimed = LivenessAttempt.objects.filter(
-            pk=attempt.pk, status=LivenessAttempt.Status.PENDING
-        ).update(
+        claimed = LivenessAttempt.objects.filter(pk=attempt.pk, status__in=RESULT_OPEN).update(
             status=LivenessAttempt.Status.SUCCEEDED,
             group_id=group_id,
             result_code=result_code or SUCCESS_RESULT_CODE,

@@ -23,7 +23,7 @@ from upstream import errors
 from upstream.client import UpstreamClient
 from upstream.factory import client_for
 from upstream.models import Adapter, UpstreamAccount, UpstreamCall
-from upstream.types import AssetType, InlineSource
+from upstream.types import AssetType, InlineSource, UrlSource
 from verification import liveness
 from verification.models import LivenessAttempt, VerificationSession
 
@@ -122,7 +122,8 @@ def test_client_a_duplicate_name_under_every_reading(any_account, simulator, med
             client.get_asset(asset_id=again, group_id=group_id)
     else:
         assert again == first
-    assert client.find_asset_by_name(group_id=group_id, name="same").id == first
+    found = client.find_asset_by_name(group_id=group_id, name="same")
+    assert found is not None and found.id == first
 
 
 @pytest.mark.parametrize("behaviour", DUPLICATE_BEHAVIOURS)
@@ -140,7 +141,7 @@ def test_journey_an_upload_whose_name_exists_upstream_adopts_that_asset(
         source=InlineSource(media.image((800, 1000)), "image/jpeg"),
     )
     look_up = UpstreamClient.find_asset_by_name
-    missed = []
+    missed: list[str] = []
 
     def late_listing(self, *, group_id, name):
         if not missed:  # the pre-create look-up misses it once
@@ -317,6 +318,26 @@ def test_journey_the_first_group_id_is_kept_before_anything_else(
     assert len(simulator.requests_for("GetVisualValidateResult")) == 1  # never asked twice
 
 
+def test_journey_a_group_id_read_beside_a_refused_read_still_verifies(
+    start_by_email, phone, simulator, account
+):
+    """Two reads race under single use: the sweep's gets the GroupId, the callback's is refused
+    and ends the attempt as lost before the sweep keeps it. The GroupId still wins."""
+    switch(simulator, result_token_single_use=True)
+    session, link = start_by_email()
+    consent_and_start(phone, link)
+    attempt = latest_attempt(session)
+    simulator.complete(attempt.byted_token)
+    result = client_for(account).get_verification_result(byted_token=attempt.byted_token)
+    lost = liveness.confirm_attempt(attempt=latest_attempt(session), interactive=True)
+    assert lost.status == LivenessAttempt.Status.LOST
+    liveness._keep_group_id(attempt, result.group_id)
+    liveness.complete_verification(attempt=attempt, group_id=result.group_id)
+    session.refresh_from_db()
+    assert session.status == VerificationSession.Status.VERIFIED
+    assert latest_attempt(session).status == LivenessAttempt.Status.SUCCEEDED
+
+
 # --- The request body cap ------------------------------------------------------------------------
 
 
@@ -381,7 +402,7 @@ def test_without_multipart_the_fallback_is_the_url(simulator, settings, db):
     )
     asset = Asset(pk=7, upstream_name="sitter-x", file="assets/x", content_type="image/jpeg")
     source = services._instead_of_inline(asset, client_for(account))
-    assert source.url.startswith(settings.PUBLIC_BASE_URL)
+    assert isinstance(source, UrlSource) and source.url.startswith(settings.PUBLIC_BASE_URL)
 
 
 # --- Failed liveness in the callback -------------------------------------------------------------

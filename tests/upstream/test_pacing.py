@@ -93,8 +93,10 @@ def _send_paced(key: str, rate: float, count: int, sent) -> None:
     for _ in range(count):
         wait = buckets.take(key, rate=rate, capacity=1, longest=30)
         assert wait is not None
+        # The turn Redis gave, not when this process woke up: on a busy machine a late wake-up
+        # would bunch turns together in the record that the bucket kept apart.
+        sent.append(time.time() + wait)
         time.sleep(wait)
-        sent.append(time.time())
 
 
 def test_workers_in_separate_processes_share_one_redis_bucket():
@@ -115,9 +117,10 @@ def test_workers_in_separate_processes_share_one_redis_bucket():
         times = list(sent)
     assert len(times) == 3 * each
     # 60 calls at 20 per second: about 3 s, and never more than the rate (plus the one token
-    # the bucket holds) in any second, whichever process sent them.
+    # the bucket holds, plus one for the round trip to Redis) in any second, whichever process
+    # sent them. Three buckets of their own would have let all 60 through in one second.
     assert max(times) - min(times) >= (3 * each - 1) / rate - 0.05
-    assert most_in_one_second(times) <= rate + 1
+    assert most_in_one_second(times) <= rate + 2
 
 
 def test_an_unreachable_redis_lets_calls_through_and_says_so(caplog):
