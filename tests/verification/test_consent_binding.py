@@ -104,7 +104,9 @@ def test_an_in_person_consent_names_who_showed_the_link_and_on_what(
         user=staff_user,
     )
     shown = staff_client.post(
-        f"/sessions/{session.pk}/show-link/", headers={"User-Agent": "StudioTablet/1.0"}
+        f"/sessions/{session.pk}/show-link/",
+        headers={"User-Agent": "StudioTablet/1.0"},
+        follow=True,
     )
     link = "/" + shown.context["link"].split("/", 3)[3]
     phone.post(f"{link}consent/", CONSENT)

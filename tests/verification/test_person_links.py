@@ -57,7 +57,9 @@ def test_reloading_the_retry_button_goes_back_to_the_callback_page(start_by_emai
 
 def test_a_cancelled_sessions_link_says_the_studio_cancelled(start_by_email, staff_client, phone):
     session, link = start_by_email()
-    staff_client.post(f"/sessions/{session.pk}/cancel/")
+    staff_client.post(
+        f"/sessions/{session.pk}/cancel/", {"confirmed": "yes", "reason": "Wrong person"}
+    )
     page = phone.get(link)
     assert page.status_code == 410
     assert b"The studio cancelled this request" in page.content

@@ -55,7 +55,9 @@ def test_starting_again_points_at_the_open_session(start_in_person, person):
 def test_a_cancelled_session_does_not_block_a_new_one(start_in_person, staff_client, person):
     start_in_person()
     session = VerificationSession.objects.get(person=person)
-    staff_client.post(f"/sessions/{session.pk}/cancel/")
+    staff_client.post(
+        f"/sessions/{session.pk}/cancel/", {"confirmed": "yes", "reason": "Wrong person"}
+    )
     assert start_in_person().status_code == 302
     assert VerificationSession.objects.filter(person=person).count() == 2
 

@@ -5,11 +5,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from portal.access import StaffRequest, staff_required
+from portal.access import StaffRequest, staff_permission_required
 from verification.outbox import sent_messages
 
 
-@staff_required
+@staff_permission_required("verification.send_link")  # it lists live links
 @require_GET
 def outbox(request: StaffRequest) -> HttpResponse:
     if not settings.DEBUG:
