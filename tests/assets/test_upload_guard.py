@@ -232,3 +232,19 @@ def test_a_malformed_body_is_explained_not_a_server_error(staff_client, alice):
     body = Body(oversized_headers, 1000, b"\r\n", f"--{BOUNDARY}--\r\n".encode())
     response = post(staff_client, staff_url(alice), body)
     assert response.status_code == 400 and "could not be read" in response.json()["error"]
+
+
+@pytest.mark.parametrize("page", ["/login/", "person consent", "person start", "/persons/new/"])
+def test_a_large_body_to_any_other_page_is_refused_unread(staff_user, alice, page):
+    """Only the upload endpoints take files: the CSRF check of any other POST would otherwise
+    parse (and spool to disk) a multipart body of any size looking for its token."""
+    client = browser()
+    if page == "/persons/new/":
+        client.force_login(staff_user)
+    path = {
+        "person consent": f"/p/{alice.token}/consent/",
+        "person start": f"/p/{alice.token}/start/",
+    }
+    body = two_files(25 * MB)
+    response = post(client, path.get(page, page), body)
+    assert response.status_code == 413 and body.read_bytes == 0

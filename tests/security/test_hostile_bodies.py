@@ -402,3 +402,22 @@ def test_a_staff_user_without_the_staff_flag_costs_no_read(server, world):
         body=one_file(40 * MB),
     )
     assert answer.status == 403 and answer.body_read == 0
+
+
+def test_a_large_body_to_any_other_post_url_is_refused_unread(server, world):
+    alice, session = world
+    paths = [
+        ("/login/", ""),
+        (f"/p/{alice.token}/consent/", ""),
+        (f"/p/{alice.token}/start/", ""),
+        (f"/p/{alice.token}/withdraw/", ""),
+        (f"/verified/{alice.attempt.ref}/retry/", ""),
+        ("/persons/new/", session),
+        (f"/sessions/{alice.session.pk}/cancel/", session),
+    ]
+    wrong = []
+    for path, staff in paths:
+        answer = request(server, "POST", path, headers=cookies(staff), body=two_files(100 * MB))
+        if answer.status != 413 or answer.body_read:
+            wrong.append(f"{path}: {answer.status}, read {answer.body_read} bytes")
+    assert not wrong, "\n".join(wrong)
