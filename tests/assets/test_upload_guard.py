@@ -44,10 +44,10 @@ def person_url(alice) -> str:
     return f"/p/{alice.token}/upload/"
 
 
-def browser(**kwargs: str) -> Client:
+def browser() -> Client:
     """A client that enforces CSRF as production does, with the CSRF cookie a browser that ever
     opened a portal page has (the middleware looks for a token in the body only then)."""
-    client = Client(enforce_csrf_checks=True, **kwargs)
+    client = Client(enforce_csrf_checks=True)
     client.cookies.load({"csrftoken": "a" * 32})
     return client
 
