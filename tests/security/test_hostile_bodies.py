@@ -59,7 +59,9 @@ def database_url() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker, simulator_process) -> Iterator[int]:
+def server(
+    django_db_setup, django_db_blocker, simulator_process, tmp_path_factory
+) -> Iterator[int]:
     """gunicorn serving the portal on a free port, two workers with threads, behind one proxy."""
     try:
         redis.Redis.from_url(REDIS_DB, socket_timeout=2).flushdb()
@@ -83,7 +85,8 @@ def server(django_db_setup, django_db_blocker, simulator_process) -> Iterator[in
         "PERSON_UPLOADS_PER_HOUR": "5",
         "LOG_FORMAT": "plain",
     }
-    log = open(ROOT / "var" / f"hostile-gunicorn-{port}.log", "wb")  # noqa: SIM115
+    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -115,7 +118,7 @@ def server(django_db_setup, django_db_blocker, simulator_process) -> Iterator[in
             except OSError:
                 pass
             if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError("gunicorn did not start; see var/hostile-gunicorn-*.log")
+                raise AssertionError(f"gunicorn did not start; see {log_path}")
             time.sleep(0.2)
         yield port
     finally:
