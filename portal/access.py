@@ -17,7 +17,10 @@ class StaffRequest(HttpRequest):
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Signed in and a member of the studio's staff."""
+    """Signed in and a member of the studio's staff.
+
+    On upload views this runs before the body is read (`assets.uploads.upload_endpoint` wraps it):
+    a check here may look at the user, the URL and the headers, never at `request.POST`."""
 
     @login_required
     @wraps(view)

@@ -44,7 +44,16 @@ def person_url(alice) -> str:
     return f"/p/{alice.token}/upload/"
 
 
-def test_a_stranger_sending_200_mb_costs_no_read(client, alice):
+def browser() -> Client:
+    """A client that enforces CSRF as production does, with the CSRF cookie a browser that ever
+    opened a portal page has (the middleware looks for a token in the body only then)."""
+    client = Client(enforce_csrf_checks=True)
+    client.cookies.load({"csrftoken": "a" * 32})
+    return client
+
+
+def test_a_stranger_sending_200_mb_costs_no_read(alice):
+    client = browser()
     body = two_files(100 * MB)
     response = post(client, staff_url(alice), body)
     assert response.status_code == 302 and "/login/" in response["Location"]
@@ -55,16 +64,16 @@ def test_signed_in_but_not_staff_costs_no_read(alice):
     from django.contrib.auth import get_user_model
 
     member = get_user_model().objects.create_user(username="member", password="x" * 16)
-    client = Client()
+    client = browser()
     client.force_login(member)
     body = one_file(40 * MB)
     assert post(client, staff_url(alice), body).status_code == 403
     assert body.read_bytes == 0
 
 
-def test_an_unknown_link_costs_no_read(phone, alice):
+def test_an_unknown_link_costs_no_read(alice):
     body = two_files(100 * MB)
-    assert post(phone, "/p/not-a-real-token-at-all-0123456789/upload/", body).status_code == 404
+    assert post(browser(), "/p/not-a-real-token-at-all-0123456789/upload/", body).status_code == 404
     assert body.read_bytes == 0
 
 
@@ -223,3 +232,19 @@ def test_a_malformed_body_is_explained_not_a_server_error(staff_client, alice):
     body = Body(oversized_headers, 1000, b"\r\n", f"--{BOUNDARY}--\r\n".encode())
     response = post(staff_client, staff_url(alice), body)
     assert response.status_code == 400 and "could not be read" in response.json()["error"]
+
+
+@pytest.mark.parametrize("page", ["/login/", "person consent", "person start", "/persons/new/"])
+def test_a_large_body_to_any_other_page_is_refused_unread(staff_user, alice, page):
+    """Only the upload endpoints take files: the CSRF check of any other POST would otherwise
+    parse (and spool to disk) a multipart body of any size looking for its token."""
+    client = browser()
+    if page == "/persons/new/":
+        client.force_login(staff_user)
+    path = {
+        "person consent": f"/p/{alice.token}/consent/",
+        "person start": f"/p/{alice.token}/start/",
+    }
+    body = two_files(25 * MB)
+    response = post(client, path.get(page, page), body)
+    assert response.status_code == 413 and body.read_bytes == 0

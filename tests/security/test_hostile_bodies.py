@@ -59,7 +59,9 @@ def database_url() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker, simulator_process) -> Iterator[int]:
+def server(
+    django_db_setup, django_db_blocker, simulator_process, tmp_path_factory
+) -> Iterator[int]:
     """gunicorn serving the portal on a free port, two workers with threads, behind one proxy."""
     try:
         redis.Redis.from_url(REDIS_DB, socket_timeout=2).flushdb()
@@ -83,7 +85,8 @@ def server(django_db_setup, django_db_blocker, simulator_process) -> Iterator[in
         "PERSON_UPLOADS_PER_HOUR": "5",
         "LOG_FORMAT": "plain",
     }
-    log = open(ROOT / "var" / f"hostile-gunicorn-{port}.log", "wb")  # noqa: SIM115
+    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -115,7 +118,7 @@ def server(django_db_setup, django_db_blocker, simulator_process) -> Iterator[in
             except OSError:
                 pass
             if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError("gunicorn did not start; see var/hostile-gunicorn-*.log")
+                raise AssertionError(f"gunicorn did not start; see {log_path}")
             time.sleep(0.2)
         yield port
     finally:
@@ -402,3 +405,22 @@ def test_a_staff_user_without_the_staff_flag_costs_no_read(server, world):
         body=one_file(40 * MB),
     )
     assert answer.status == 403 and answer.body_read == 0
+
+
+def test_a_large_body_to_any_other_post_url_is_refused_unread(server, world):
+    alice, session = world
+    paths = [
+        ("/login/", ""),
+        (f"/p/{alice.token}/consent/", ""),
+        (f"/p/{alice.token}/start/", ""),
+        (f"/p/{alice.token}/withdraw/", ""),
+        (f"/verified/{alice.attempt.ref}/retry/", ""),
+        ("/persons/new/", session),
+        (f"/sessions/{alice.session.pk}/cancel/", session),
+    ]
+    wrong = []
+    for path, staff in paths:
+        answer = request(server, "POST", path, headers=cookies(staff), body=two_files(100 * MB))
+        if answer.status != 413 or answer.body_read:
+            wrong.append(f"{path}: {answer.status}, read {answer.body_read} bytes")
+    assert not wrong, "\n".join(wrong)
