@@ -94,6 +94,10 @@ def _refused(
     return redirect(back)
 
 
+STAFF_BROWSER = gettext_lazy(
+    "This browser is signed in to the studio's staff pages, so files sent here would count as the "
+    "person's own. Staff add files on the person's page in the staff pages instead."
+)
 NO_CONSENT_OF_THEIRS = gettext_lazy(
     "The consent you gave through this link no longer holds (withdrawn or ended), so nothing "
     "more can be uploaded under it."
@@ -254,6 +258,9 @@ def person_upload(request: HttpRequest, token: str) -> HttpResponse:
     # A person's files go under the consent they gave through this link, whatever else holds.
     own = [c for c in services.active_consents(group) if c.session_id == session.pk]
     if request.method == "POST":
+        if request.user.is_authenticated:
+            # Files sent here count as the person's own: a staff browser uses the staff page.
+            return _refused(request, back, STAFF_BROWSER, status=403)
         if not own:
             return _refused(request, back, NO_CONSENT_OF_THEIRS)
         if (wait := uploads.person_upload_wait(session)) is not None:

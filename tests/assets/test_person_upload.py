@@ -66,3 +66,16 @@ def test_a_person_cannot_read_another_groups_asset(phone, person_link, media, ve
 def test_uploads_wait_for_the_verification(phone, start_by_email):
     _, link = start_by_email()
     assert phone.get(f"{link}upload/").status_code == 404
+
+
+def test_a_browser_signed_in_as_staff_cannot_upload_as_the_person(staff_client, person_link, media):
+    """Files through a person's link are recorded as the person's own: staff use their page."""
+    with media.image((800, 1000)).open("rb") as handle:
+        response = staff_client.post(
+            f"{person_link}upload/",
+            {"files": SimpleUploadedFile("selfie.jpg", handle.read())},
+            headers={"Accept": "application/json"},
+        )
+    assert response.status_code == 403
+    assert "count as the person's own" in response.json()["error"]
+    assert not Asset.objects.exists()
