@@ -151,7 +151,12 @@ def _packet_spans(
     marks as discarded (before an edit list's start) are left out. With `stop_after_s`, the
     walk ends once any stream has run that long."""
     spans: dict[int, Span] = {}
-    bases = {s.index: s.time_base or Fraction(0) for s in container.streams}
+    bases = {
+        s.index: Fraction(s.time_base.numerator, s.time_base.denominator)
+        if s.time_base
+        else Fraction(0)
+        for s in container.streams
+    }
     limits = {
         index: (int(stop_after_s / base) if base and stop_after_s is not None else None)
         for index, base in bases.items()

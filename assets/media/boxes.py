@@ -70,7 +70,7 @@ def _damaged(what: str, detail: str) -> MediaError:
     return MediaError(ProblemCode.TRUNCATED, f"The {what} is damaged or cut short: {detail}.")
 
 
-def _parse_header(raw: bytes, pos: int, end: int, large: bytes | None) -> tuple[bytes, int, int]:
+def _parse_header(raw: Buffer, pos: int, end: int, large: Buffer | None) -> tuple[bytes, int, int]:
     size, kind = _HEADER.unpack_from(raw)
     header = 8
     if size == 1:

@@ -12,6 +12,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -247,9 +248,9 @@ def test_pillow_warnings_are_not_silenced_with_catch_warnings(
 
     real, calls = warnings.catch_warnings, []
 
-    def spy(*args: object, **kwargs: object) -> warnings.catch_warnings:
+    def spy(*args: Any, **kwargs: Any) -> Any:
         calls.append(args)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+        return real(*args, **kwargs)
 
     path = media.write("95mp.png", _png_claiming(10_000, 9_500))
     monkeypatch.setattr(warnings, "catch_warnings", spy)
