@@ -118,10 +118,11 @@ def child_boxes(
     while pos + 8 <= end:
         if budget is not None:
             budget.take()
+        # A copy of the 16 header bytes, not a slice of the view: a slice kept alive by an
+        # exception's traceback would stop the file's memory map from closing.
+        raw = bytes(buf[pos : min(pos + 16, end)])
         try:
-            kind, header, size = _parse_header(
-                buf[pos : pos + 8], pos, end, buf[pos + 8 : pos + 16]
-            )
+            kind, header, size = _parse_header(raw, pos, end, raw[8:])
         except ValueError:
             raise _damaged(what, f"a box header at index offset {pos:,} is cut off") from None
         if size < header or pos + size > end:
