@@ -228,6 +228,12 @@ def wav_layout(data: Buffer, size: int) -> WavLayout:
             tag, channels, rate, _byte_rate, align, bits = fmt
             present = min(length, size - body)
             end = min(size, 8 + declared_riff + (declared_riff & 1))
+            # FFmpeg reads the chunks after the sound too (for tags): they count as well.
+            after = body + length + (length & 1)
+            while after + 8 <= end:
+                budget.take()
+                (skip,) = struct.unpack_from("<I", data, after + 4)
+                after += 8 + skip + (skip & 1)
             return WavLayout(
                 max(end, body + present), tag, channels, rate, align, bits, present, length
             )

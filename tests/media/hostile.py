@@ -42,9 +42,9 @@ def mp4_chunk_table(mp4: bytes, count: int) -> bytes:
     return out
 
 
-def wav_chunk_flood(wav: bytes, count: int) -> bytes:
-    """`count` empty chunks between the format chunk and the sound data."""
-    at = wav.index(b"data")
+def wav_chunk_flood(wav: bytes, count: int, *, after: bool = False) -> bytes:
+    """`count` empty chunks between the format chunk and the sound data (or after the sound)."""
+    at = len(wav) if after else wav.index(b"data")
     flood = b"junk\0\0\0\0" * count
     body = wav[12:at] + flood + wav[at:]
     return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
