@@ -298,7 +298,9 @@ def make_hostile(root: Path, files: dict[str, Path]) -> dict[str, tuple[Path, Pa
         "MP4 + 5,000,000 empty boxes": (hostile.mp4_box_flood(read("mp4"), 5_000_000), "mp4"),
         "MP4 stco of 8,000,000": (hostile.mp4_chunk_table(read("mp4"), 8_000_000), "mp4"),
         "MP4 600 s, 36,000 frames": (long_video.read_bytes(), "mp4"),
+        "MP4 50,000 metadata items": (hostile.mp4_metadata_flood(read("mp4"), 50_000), "mp4"),
         "WAV 1,800,000 chunks": (hostile.wav_chunk_flood(read("wav"), 1_800_000), "wav"),
+        "WAV 30,000 INFO tags": (hostile.wav_info_flood(adpcm.read_bytes(), 30_000), "wav"),
         "WAV ADPCM + 1,800,000 chunks": (
             hostile.wav_chunk_flood(adpcm.read_bytes(), 1_800_000, after=True),
             "wav",

@@ -24,6 +24,7 @@ from assets.media.bounds import (
     MAX_EDITS,
     MAX_HEIF_ITEMS,
     MAX_INDEX_BOXES,
+    MAX_METADATA_ITEMS,
     MAX_SAMPLES,
     MAX_TOP_LEVEL_BOXES,
     Budget,
@@ -217,6 +218,8 @@ def read_movie(data: mmap.mmap, file_size: int, what: str = "video file") -> Mov
                     movie.fragmented = True
                 elif box.type == b"trak":
                     movie.tracks.append(_read_track(buf, box, mdats, what, budget))
+                elif box.type in {b"udta", b"meta"}:
+                    _count_metadata(buf, box, what)
             samples = sum(t.index_entries for t in movie.tracks)
             if fragments:
                 samples += _fragment_samples(view, fragments, what, budget)
@@ -227,6 +230,22 @@ def read_movie(data: mmap.mmap, file_size: int, what: str = "video file") -> Mov
     if movie.timescale <= 0:
         raise MediaError(ProblemCode.CORRUPT, f"The {what} index has no valid time scale.")
     return movie
+
+
+def _count_metadata(buf: Buffer, box: Box, what: str) -> None:
+    """Count the movie's metadata entries (`udta` atoms, `meta` → `ilst` items and `keys`).
+    FFmpeg keeps each in a dictionary it searches linearly on every insertion, so a few
+    hundred thousand distinct ones would take it minutes."""
+    budget = Budget(MAX_METADATA_ITEMS, what, "metadata entries")
+    body = box.body + (4 if box.type == b"meta" and is_full_meta(buf, box) else 0)
+    for child in child_boxes(buf, body, box.end, what, budget):
+        if child.type == b"meta":
+            _count_metadata(buf, child, what)
+        elif child.type == b"ilst":
+            for _item in child_boxes(buf, child.body, child.end, what, budget):
+                pass
+        elif child.type == b"keys" and child.size >= child.header_size + 8:
+            budget.take(_U32.unpack_from(buf, child.body + 4)[0])
 
 
 def _fragment_samples(view: memoryview, fragments: list[Box], what: str, budget: Budget) -> int:

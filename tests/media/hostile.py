@@ -105,3 +105,35 @@ def png_16bit_rgba(width: int, height: int) -> bytes:
         + png_chunk(b"IDAT", data)
         + png_chunk(b"IEND", b"")
     )
+
+
+def mp4_metadata_flood(mp4: bytes, count: int) -> bytes:
+    """`count` iTunes-style metadata items of distinct names in the movie's `udta`: FFmpeg
+    keeps them in a dictionary it searches on every insertion (50,000 took it 36 s)."""
+    items = b"".join(
+        _box(
+            b"----",
+            _box(b"mean", b"\0\0\0\0com.example")
+            + _box(b"name", b"\0\0\0\0key%d" % i)
+            + _box(b"data", struct.pack(">II", 1, 0) + b"v"),
+        )
+        for i in range(count)
+    )
+    handler = _box(b"hdlr", bytes(8) + b"mdir" + bytes(12))
+    udta = _box(b"udta", _box(b"meta", b"\0\0\0\0" + handler + _box(b"ilst", items)))
+    out = b""
+    for kind, payload in children(mp4):
+        out += _box(kind, payload + udta if kind == b"moov" else payload)
+    return out
+
+
+def wav_info_flood(wav: bytes, count: int) -> bytes:
+    """A LIST/INFO chunk after the sound with `count` tags of distinct names (30,000 took
+    FFmpeg 5.8 s, for the same reason)."""
+    entries = b"".join(struct.pack("<II", 0x41414141 + i, 2) + b"x\0" for i in range(count))
+    body = wav[12:] + b"LIST" + struct.pack("<I", 4 + len(entries)) + b"INFO" + entries
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload

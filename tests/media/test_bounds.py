@@ -193,6 +193,23 @@ def test_a_wav_of_empty_chunks_is_refused(media: Media, after: bool) -> None:
     refused(path, "malformed", "chunks")
 
 
+def test_a_movie_of_tens_of_thousands_of_metadata_items_is_refused(media: Media) -> None:
+    base = media.video((640, 640), seconds=3).read_bytes()
+    path = media.write("metadata.mp4", hostile.mp4_metadata_flood(base, 5_000))
+    refused(path, "malformed", "metadata entries")
+
+
+def test_a_dozen_metadata_items_are_fine(media: Media) -> None:
+    base = media.video((640, 640), seconds=3).read_bytes()
+    path = media.write("some-metadata.mp4", hostile.mp4_metadata_flood(base, 12))
+    assert inspect(path, original_name="a.mp4", limits=MediaLimits()).errors == ()
+
+
+def test_a_wav_of_thousands_of_info_tags_is_refused(media: Media) -> None:
+    base = media.wav(3.0, codec="adpcm_ms").read_bytes()
+    refused(media.write("info.wav", hostile.wav_info_flood(base, 5_000)), "malformed", "chunks")
+
+
 def test_a_heic_item_table_of_tens_of_thousands_is_refused(media: Media) -> None:
     base = media.image((640, 480), "HEIF", suffix="heic").read_bytes()
     path = media.write("items.heic", hostile.heic_item_flood(base, 60_000))
