@@ -280,6 +280,9 @@ def _read_track(
         kids = {b.type: b for b in child_boxes(buf, trak.body, trak.end, what, budget)}
         if (tkhd := kids.get(b"tkhd")) is not None:
             _read_tkhd(buf, tkhd, track)
+        for kind in (b"udta", b"meta"):  # FFmpeg makes these the stream's metadata
+            if (tagged := kids.get(kind)) is not None:
+                _count_metadata(buf, tagged, what)
         if (edts := kids.get(b"edts")) is not None:
             elst = find(buf, edts, b"elst", what=what, budget=budget)
             if elst is not None and (edits := _count(buf, elst)) > MAX_EDITS:

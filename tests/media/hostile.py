@@ -107,9 +107,10 @@ def png_16bit_rgba(width: int, height: int) -> bytes:
     )
 
 
-def mp4_metadata_flood(mp4: bytes, count: int) -> bytes:
-    """`count` iTunes-style metadata items of distinct names in the movie's `udta`: FFmpeg
-    keeps them in a dictionary it searches on every insertion (50,000 took it 36 s)."""
+def mp4_metadata_flood(mp4: bytes, count: int, *, in_track: bool = False) -> bytes:
+    """`count` iTunes-style metadata items of distinct names in the movie's `udta` (or the
+    first track's): FFmpeg keeps them in a dictionary it searches on every insertion (50,000
+    took it 36 s)."""
     items = b"".join(
         _box(
             b"----",
@@ -123,7 +124,14 @@ def mp4_metadata_flood(mp4: bytes, count: int) -> bytes:
     udta = _box(b"udta", _box(b"meta", b"\0\0\0\0" + handler + _box(b"ilst", items)))
     out = b""
     for kind, payload in children(mp4):
-        out += _box(kind, payload + udta if kind == b"moov" else payload)
+        if kind == b"moov" and in_track:
+            kids = children(payload)
+            at = next(i for i, (k, _) in enumerate(kids) if k == b"trak")
+            kids[at] = (b"trak", kids[at][1] + udta)
+            payload = b"".join(_box(k, p) for k, p in kids)
+        elif kind == b"moov":
+            payload += udta
+        out += _box(kind, payload)
     return out
 
 

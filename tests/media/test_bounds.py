@@ -193,10 +193,11 @@ def test_a_wav_of_empty_chunks_is_refused(media: Media, after: bool) -> None:
     refused(path, "malformed", "chunks")
 
 
-def test_a_movie_of_tens_of_thousands_of_metadata_items_is_refused(media: Media) -> None:
+@pytest.mark.parametrize("in_track", [False, True])
+def test_a_movie_of_thousands_of_metadata_items_is_refused(media: Media, in_track: bool) -> None:
     base = media.video((640, 640), seconds=3).read_bytes()
-    path = media.write("metadata.mp4", hostile.mp4_metadata_flood(base, 5_000))
-    refused(path, "malformed", "metadata entries")
+    flood = hostile.mp4_metadata_flood(base, 5_000, in_track=in_track)
+    refused(media.write(f"metadata-{in_track}.mp4", flood), "malformed", "metadata entries")
 
 
 def test_a_dozen_metadata_items_are_fine(media: Media) -> None:
