@@ -274,6 +274,8 @@ def make_hostile(root: Path, files: dict[str, Path]) -> dict[str, tuple[Path, Pa
         picture.save(ordinary[key], fmt)
     picture.convert("P").save(ordinary["gif"])
     _audio(ordinary["wav"], "wav", "pcm_s16le", 3)
+    adpcm = small / "adpcm.wav"
+    _audio(adpcm, "wav", "adpcm_ms", 3)
     _audio(ordinary["mp3"], "mp3", "libmp3lame", 3)
     tiny, plain = small / "tiny.mp3", small / "plain.mp3"
     _bare_mp3(tiny, 8000, 8000)
@@ -296,7 +298,13 @@ def make_hostile(root: Path, files: dict[str, Path]) -> dict[str, tuple[Path, Pa
         "MP4 + 5,000,000 empty boxes": (hostile.mp4_box_flood(read("mp4"), 5_000_000), "mp4"),
         "MP4 stco of 8,000,000": (hostile.mp4_chunk_table(read("mp4"), 8_000_000), "mp4"),
         "MP4 600 s, 36,000 frames": (long_video.read_bytes(), "mp4"),
+        "MP4 50,000 metadata items": (hostile.mp4_metadata_flood(read("mp4"), 50_000), "mp4"),
         "WAV 1,800,000 chunks": (hostile.wav_chunk_flood(read("wav"), 1_800_000), "wav"),
+        "WAV 30,000 INFO tags": (hostile.wav_info_flood(adpcm.read_bytes(), 30_000), "wav"),
+        "WAV ADPCM + 1,800,000 chunks": (
+            hostile.wav_chunk_flood(adpcm.read_bytes(), 1_800_000, after=True),
+            "wav",
+        ),
         "JPEG 7,000,000 comments": (hostile.jpeg_comment_flood(read("jpeg"), 7_000_000), "jpeg"),
         "JPEG 28 MB fill bytes": (hostile.jpeg_fill_flood(read("jpeg"), 28_000_000), "jpeg"),
         "PNG 2,300,000 chunks": (hostile.png_chunk_flood(read("png"), 2_300_000), "png"),

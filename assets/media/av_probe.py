@@ -151,11 +151,18 @@ def _packet_spans(
     marks as discarded (before an edit list's start) are left out. With `stop_after_s`, the
     walk ends once any stream has run that long."""
     spans: dict[int, Span] = {}
-    bases = {s.index: s.time_base or Fraction(0) for s in container.streams}
+    bases = {
+        s.index: Fraction(s.time_base.numerator, s.time_base.denominator)
+        if s.time_base
+        else Fraction(0)
+        for s in container.streams
+    }
     limits = {
         index: (int(stop_after_s / base) if base and stop_after_s is not None else None)
         for index, base in bases.items()
     }
+    # Per packet, only comparisons and attribute writes: this loop is most of a sound file's
+    # check (builtins like min() per packet cost a third more).
     for packet in container.demux(streams or list(container.streams)):
         pts = packet.pts
         if pts is None or packet.is_discard:  # flush packets carry no data
@@ -167,8 +174,10 @@ def _packet_spans(
             spans[index] = span = Span(1, pts, end, bases[index], packet)
         else:
             span.count += 1
-            span.first = min(span.first, pts)
-            span.last = max(span.last, end)
+            if pts < span.first:
+                span.first = pts
+            if end > span.last:
+                span.last = end
             span.last_packet = packet
         limit = limits[index]
         if limit is not None and span.last - span.first > limit:

@@ -35,6 +35,7 @@ MAX_INDEX_BOXES: Final = 20_000
 # cap leaves room for videos far over the length limit to be measured and refused as too long.
 MAX_SAMPLES: Final = 100_000
 MAX_EDITS: Final = 100  # edit-list entries per track (writers use one or two)
+MAX_METADATA_ITEMS: Final = 1_000  # `udta`/`meta` entries of a movie (phones write a dozen)
 # Images.
 MAX_JPEG_SEGMENTS: Final = 2_000  # markers per picture (a progressive JPEG has ~40)
 MAX_JPEG_PICTURES: Final = 16  # primary picture plus the secondary ones phones append

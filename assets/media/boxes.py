@@ -24,6 +24,7 @@ from assets.media.bounds import (
     MAX_EDITS,
     MAX_HEIF_ITEMS,
     MAX_INDEX_BOXES,
+    MAX_METADATA_ITEMS,
     MAX_SAMPLES,
     MAX_TOP_LEVEL_BOXES,
     Budget,
@@ -70,7 +71,7 @@ def _damaged(what: str, detail: str) -> MediaError:
     return MediaError(ProblemCode.TRUNCATED, f"The {what} is damaged or cut short: {detail}.")
 
 
-def _parse_header(raw: bytes, pos: int, end: int, large: bytes | None) -> tuple[bytes, int, int]:
+def _parse_header(raw: Buffer, pos: int, end: int, large: Buffer | None) -> tuple[bytes, int, int]:
     size, kind = _HEADER.unpack_from(raw)
     header = 8
     if size == 1:
@@ -118,10 +119,11 @@ def child_boxes(
     while pos + 8 <= end:
         if budget is not None:
             budget.take()
+        # A copy of the 16 header bytes, not a slice of the view: a slice kept alive by an
+        # exception's traceback would stop the file's memory map from closing.
+        raw = bytes(buf[pos : min(pos + 16, end)])
         try:
-            kind, header, size = _parse_header(
-                buf[pos : pos + 8], pos, end, buf[pos + 8 : pos + 16]
-            )
+            kind, header, size = _parse_header(raw, pos, end, raw[8:])
         except ValueError:
             raise _damaged(what, f"a box header at index offset {pos:,} is cut off") from None
         if size < header or pos + size > end:
@@ -216,6 +218,8 @@ def read_movie(data: mmap.mmap, file_size: int, what: str = "video file") -> Mov
                     movie.fragmented = True
                 elif box.type == b"trak":
                     movie.tracks.append(_read_track(buf, box, mdats, what, budget))
+                elif box.type in {b"udta", b"meta"}:
+                    _count_metadata(buf, box, what)
             samples = sum(t.index_entries for t in movie.tracks)
             if fragments:
                 samples += _fragment_samples(view, fragments, what, budget)
@@ -226,6 +230,22 @@ def read_movie(data: mmap.mmap, file_size: int, what: str = "video file") -> Mov
     if movie.timescale <= 0:
         raise MediaError(ProblemCode.CORRUPT, f"The {what} index has no valid time scale.")
     return movie
+
+
+def _count_metadata(buf: Buffer, box: Box, what: str) -> None:
+    """Count the movie's metadata entries (`udta` atoms, `meta` → `ilst` items and `keys`).
+    FFmpeg keeps each in a dictionary it searches linearly on every insertion, so a few
+    hundred thousand distinct ones would take it minutes."""
+    budget = Budget(MAX_METADATA_ITEMS, what, "metadata entries")
+    body = box.body + (4 if box.type == b"meta" and is_full_meta(buf, box) else 0)
+    for child in child_boxes(buf, body, box.end, what, budget):
+        if child.type == b"meta":
+            _count_metadata(buf, child, what)
+        elif child.type == b"ilst":
+            for _item in child_boxes(buf, child.body, child.end, what, budget):
+                pass
+        elif child.type == b"keys" and child.size >= child.header_size + 8:
+            budget.take(_U32.unpack_from(buf, child.body + 4)[0])
 
 
 def _fragment_samples(view: memoryview, fragments: list[Box], what: str, budget: Budget) -> int:
@@ -260,6 +280,9 @@ def _read_track(
         kids = {b.type: b for b in child_boxes(buf, trak.body, trak.end, what, budget)}
         if (tkhd := kids.get(b"tkhd")) is not None:
             _read_tkhd(buf, tkhd, track)
+        for kind in (b"udta", b"meta"):  # FFmpeg makes these the stream's metadata
+            if (tagged := kids.get(kind)) is not None:
+                _count_metadata(buf, tagged, what)
         if (edts := kids.get(b"edts")) is not None:
             elst = find(buf, edts, b"elst", what=what, budget=budget)
             if elst is not None and (edits := _count(buf, elst)) > MAX_EDITS:

@@ -218,6 +218,8 @@ def wav_layout(data: Buffer, size: int) -> WavLayout:
         budget.take()
         kind, length = struct.unpack_from("<4sI", data, pos)
         body = pos + 8
+        if kind == b"LIST":
+            _count_list(data, body, min(size, body + length), budget)
         if kind == b"fmt " and length >= 16 and body + 16 <= size:
             fmt = struct.unpack_from("<HHIIHH", data, body)
             if fmt[0] == 0xFFFE and length >= 40 and body + 26 <= size:  # WAVE_FORMAT_EXTENSIBLE
@@ -228,11 +230,29 @@ def wav_layout(data: Buffer, size: int) -> WavLayout:
             tag, channels, rate, _byte_rate, align, bits = fmt
             present = min(length, size - body)
             end = min(size, 8 + declared_riff + (declared_riff & 1))
+            # FFmpeg reads the chunks after the sound too (for tags): they count as well.
+            after = body + length + (length & 1)
+            while after + 8 <= end:
+                budget.take()
+                kind, skip = struct.unpack_from("<4sI", data, after)
+                if kind == b"LIST":
+                    _count_list(data, after + 8, min(end, after + 8 + skip), budget)
+                after += 8 + skip + (skip & 1)
             return WavLayout(
                 max(end, body + present), tag, channels, rate, align, bits, present, length
             )
         pos = body + length + (length & 1)
     raise MediaError(ProblemCode.CORRUPT, "The WAV file is damaged: no format or sound data chunk.")
+
+
+def _count_list(data: Buffer, start: int, end: int, budget: Budget) -> None:
+    """Count the entries of a LIST chunk (INFO tags): FFmpeg keeps each in a dictionary that
+    it searches linearly on every insertion."""
+    pos = start + 4  # the list's type, "INFO"
+    while pos + 8 <= end:
+        budget.take()
+        (length,) = struct.unpack_from("<I", data, pos + 4)
+        pos += 8 + length + (length & 1)
 
 
 # MPEG audio layer III: bit rates (kbit/s) by index, for MPEG-1 and for MPEG-2/2.5.

@@ -8,7 +8,7 @@ the index's size moves no sample: only the sizes of the boxes around the edited 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"udta"}
 
@@ -53,7 +53,7 @@ def elst(entries: list[tuple[int, int]], *, version: int = 0) -> bytes:
     return box(b"elst", body)
 
 
-def with_edit_lists(data: bytes, lists: dict[int, list[tuple[int, int]] | None]) -> bytes:
+def with_edit_lists(data: bytes, lists: Mapping[int, list[tuple[int, int]] | None]) -> bytes:
     """The file with track n's edit list replaced (None removes it), and the track and movie
     durations (tkhd, mvhd) set to what the edits present, as a real writer would."""
     seen = {"trak": -1}

@@ -195,3 +195,38 @@ def test_consistent_durations_change_nothing_in_a_consistent_file(media: Media) 
     assert probe(media.write("same.mp4", consistent_durations(path.read_bytes()))).duration_s == (
         probe(path).duration_s
     )
+
+
+@needs_ffmpeg
+def test_an_iphone_like_mov_is_measured_and_decoded(media: Media) -> None:
+    # What an iPhone records: HEVC tagged hvc1 in a QuickTime file, turned by the display
+    # matrix, with AAC whose edit list skips Apple's 2,112 samples of priming.
+    from assets.media.pixels import decoded_picture
+
+    raw = media.root / "cli"
+    raw.mkdir(exist_ok=True)
+    source = ffmpeg(
+        raw / "iphone.mov",
+        *_lavfi(5.0, sample_rate=44100),
+        *(
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-tag:v",
+            "hvc1",
+            "-x265-params",
+            "log-level=none",
+        ),
+        *("-c:a", "aac", "-metadata:s:v:0", "rotate=90"),
+    )
+    data = source.read_bytes()
+    movie, scales = track_timescales(data)
+    presented = round((5.0 * scales[1] + 1024 - 2112) / scales[1] * movie)
+    path = media.write("iphone-priming.mov", with_edit_lists(data, {1: [(presented, 2112)]}))
+    facts = probe(path)
+    assert (facts.format, facts.codec) == ("MOV", "hevc")
+    assert facts.duration_s == pytest.approx(5.0, abs=0.001)
+    if FFPROBE:
+        assert facts.duration_s == pytest.approx(ffprobe_seconds(path), abs=0.001)
+    assert decoded_picture(path, facts, 800).size[0] <= 800

@@ -239,3 +239,18 @@ def test_a_fragmented_mp4_is_measured_from_its_fragments(media: Media, limits: M
     facts = probe(path)
     assert (facts.duration_s, facts.fps, facts.declared_duration_s) == (3.0, 30.0, 0.0)
     assert errors(path, limits) == []
+
+
+def test_an_index_ending_in_a_cut_off_box_header_says_so(media: Media, limits: MediaLimits) -> None:
+    # The last box inside the index announces a 64-bit size it has no room for.
+    from .isobmff import box, children
+
+    source = media.video((640, 640), seconds=2)
+    out = b""
+    for kind, payload in children(source.read_bytes()):
+        if kind == b"moov":
+            payload += struct.pack(">I4s", 1, b"free")
+        out += box(kind, payload)
+    result = inspect(media.write("cut-header.mp4", out), original_name="a.mp4", limits=limits)
+    assert [p.code for p in result.problems] == [ProblemCode.TRUNCATED]
+    assert "a box header at index offset" in result.problems[0].message
