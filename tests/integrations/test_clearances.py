@@ -84,7 +84,9 @@ def test_each_reason_for_refusal(api, verified_group, project):
     assert clear(api, project, [f"ast_{image.pk}"]).json()["assets"][0]["reason"] == "withdrawn"
     assert clear(api, project, []).status_code == 422
     assert clear(api, project, ["x"] * 201).status_code == 422
-    most = clear(api, project, [f"ast_{image.pk}"] * 100 + [f"asset://{"x" * 190}{i}" for i in range(100)])
+    most = clear(
+        api, project, [f"ast_{image.pk}"] * 100 + [f"asset://{'x' * 190}{i}" for i in range(100)]
+    )
     assert most.status_code == 201  # the ledger payload stays small whatever was named
 
 

@@ -1,10 +1,10 @@
 """The whole integration through the API alone, with a real receiver process on 127.0.0.1."""
 
 import json
+from datetime import timedelta
 
 import pytest
 import time_machine
-from django.utils import timezone
 
 from assets import services as asset_services
 from assets.models import Asset
@@ -28,9 +28,9 @@ def worker_round(endpoint_id: int) -> None:
             .order_by("-next_attempt_at")
             .first()
         )
-        if pending is None:
+        if pending is None or pending.next_attempt_at is None:
             return
-        with time_machine.travel(pending.next_attempt_at + timezone.timedelta(seconds=1)):
+        with time_machine.travel(pending.next_attempt_at + timedelta(seconds=1)):
             delivery.deliver(endpoint_id=endpoint_id)
 
 

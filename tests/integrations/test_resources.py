@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.core import mail
 
@@ -227,9 +229,9 @@ def test_an_idempotency_key_is_forgotten_after_24_hours(api):
     from integrations.api.idempotency import expired_before
 
     api.post("/api/v1/persons", {"full_name": "Jane Doe"}, **{"Idempotency-Key": "k"})
-    with time_machine.travel(timezone.now() + timezone.timedelta(hours=25)):
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
         again = api.post("/api/v1/persons", {"full_name": "Jane Doe"}, **{"Idempotency-Key": "k"})
         assert again.status_code == 201 and "Idempotent-Replayed" not in again
         assert AuthorizingPerson.objects.count() == 2
-    with time_machine.travel(timezone.now() + timezone.timedelta(hours=50)):
+    with time_machine.travel(timezone.now() + timedelta(hours=50)):
         assert expired_before() == 1

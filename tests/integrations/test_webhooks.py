@@ -1,4 +1,5 @@
 import base64
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -45,7 +46,7 @@ def test_secrets_are_whsec_and_a_rotation_signs_with_both_for_a_while():
             body=b"{}",
             signature_header=headers["webhook-signature"],
         )
-    with time_machine.travel(timezone.now() + timezone.timedelta(hours=25)):
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
         assert endpoint.signing_secrets() == [new]
 
 
@@ -111,10 +112,12 @@ def test_a_failing_receiver_gets_the_event_again_with_backoff_and_the_same_id(
     outbox.sweep()
     assert delivery.deliver(endpoint_id=endpoint.pk) == 0
     row = WebhookDelivery.objects.get()
-    assert row.attempts == 1 and row.next_attempt_at > timezone.now()
+    assert row.attempts == 1 and row.next_attempt_at is not None
+    assert row.next_attempt_at > timezone.now()
     assert delivery.deliver(endpoint_id=endpoint.pk) == 0  # not due yet: nothing sent
     for _ in range(2):
-        with time_machine.travel(row.next_attempt_at + timezone.timedelta(seconds=1)):
+        assert row.next_attempt_at is not None
+        with time_machine.travel(row.next_attempt_at + timedelta(seconds=1)):
             delivery.deliver(endpoint_id=endpoint.pk)
         row.refresh_from_db()
     assert row.status == WebhookDelivery.Status.SUCCEEDED and row.attempts == 3
