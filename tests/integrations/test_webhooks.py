@@ -186,3 +186,21 @@ def test_send_again_delivers_a_delivered_event_once_more(receiver_factory):
     delivery.send_again(delivery=WebhookDelivery.objects.get())
     delivery.deliver(endpoint_id=endpoint.pk)
     assert len(receiver.received()) == 2 and WebhookEvent.objects.count() == 1
+
+
+def test_events_wait_for_a_paused_endpoint_and_go_in_order_once_it_resumes(receiver_factory):
+    receiver = receiver_factory()
+    endpoint, _ = create_endpoint(
+        url=receiver.url, events=["person.destroyed"], actor=Actor.system()
+    )
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_at=timezone.now())
+    _event()
+    _event()
+    outbox.sweep()
+    assert delivery.deliver(endpoint_id=endpoint.pk) == 0
+    assert delivery.due_endpoints() == []
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_at=None)
+    assert delivery.due_endpoints() == [endpoint.pk]
+    assert delivery.deliver(endpoint_id=endpoint.pk) == 2
+    ids = [r["headers"]["webhook-id"] for r in receiver.received()]
+    assert ids == sorted(ids, key=lambda i: int(i[4:]))
