@@ -1,4 +1,5 @@
 import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -204,3 +205,60 @@ def test_events_wait_for_a_paused_endpoint_and_go_in_order_once_it_resumes(recei
     assert delivery.deliver(endpoint_id=endpoint.pk) == 2
     ids = [r["headers"]["webhook-id"] for r in receiver.received()]
     assert ids == sorted(ids, key=lambda i: int(i[4:]))
+
+
+@pytest.mark.parametrize(
+    ("action", "kind"),
+    [
+        ("verification.completed", "session.verified"),
+        ("verification.group_reused", "session.verified"),
+        ("verification.failed", "session.failed"),
+        ("session.expired", "session.expired"),
+        ("session.cancelled", "session.cancelled"),
+    ],
+)
+def test_session_events_carry_ids_and_the_reference_and_no_personal_data(
+    action, kind, verified_group
+):
+    from integrations.models import ExternalReference
+
+    session = verified_group.session
+    ExternalReference.objects.create(person=session.person, value="crm-9")
+    record(action=action, actor=Actor.system(), subject=session, person_id=session.person_id)
+    record(action="invitation.sent", actor=Actor.system(), subject=session)  # not an event
+    outbox.sweep()
+    event = WebhookEvent.objects.exclude(type="consent.given").get()  # the fixture consented
+    assert event.type == kind and event.public_id.startswith("evt_")
+    assert event.payload["data"] == {
+        "session": f"ses_{session.pk}",
+        "person": f"per_{session.person_id}",
+        "external_reference": "crm-9",
+        "project": session.project.name,
+        "status": session.status,
+    }
+    text = json.dumps(event.payload)
+    assert session.person.full_name not in text and session.person.email not in text
+
+
+def test_asset_failed_carries_the_error_code(verified_group):
+    from assets.models import Asset
+
+    asset = Asset.objects.create(
+        group=verified_group,
+        kind="image",
+        status=Asset.Status.FAILED,
+        original_name="a.jpg",
+        upstream_name="sitter-f",
+        size_bytes=1,
+        sha256="0" * 64,
+        error_code="InvalidParameter.face",
+    )
+    record(
+        action="asset.failed",
+        actor=Actor.system(),
+        subject=asset,
+        person_id=verified_group.person_id,
+    )
+    outbox.sweep()
+    data = WebhookEvent.objects.get(type="asset.failed").payload["data"]
+    assert data["asset"] == f"ast_{asset.pk}" and data["error_code"] == "InvalidParameter.face"
