@@ -262,3 +262,22 @@ def test_asset_failed_carries_the_error_code(verified_group):
     outbox.sweep()
     data = WebhookEvent.objects.get(type="asset.failed").payload["data"]
     assert data["asset"] == f"ast_{asset.pk}" and data["error_code"] == "InvalidParameter.face"
+
+
+def test_an_installation_upgraded_to_webhooks_does_not_send_its_past(receiver_factory):
+    import importlib
+
+    from django.apps import apps
+
+    from integrations.models import OutboxCursor
+
+    migration = importlib.import_module("integrations.migrations.0001_api_initial")
+    _event()  # history from before the upgrade
+    OutboxCursor.objects.all().delete()
+    migration.start_at_the_ledger_head(apps, None)
+    create_endpoint(url=receiver_factory().url, events=["person.destroyed"], actor=Actor.system())
+    outbox.sweep()
+    assert not WebhookEvent.objects.exists()
+    _event()
+    outbox.sweep()
+    assert WebhookEvent.objects.count() == 1
