@@ -11,6 +11,7 @@ BENCHMARKS = {
     "asset_forwarding": ["--runs", "5"],
     "media_validation": [],
     "ledger": ["--events", "200000"],
+    "clearance": ["--seconds", "20"],
 }
 
 

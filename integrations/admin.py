@@ -153,6 +153,31 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         self.message_user(request, f"{queryset.count()} event(s) queued again.")
 
 
+@admin.register(DeliveryAttempt)
+class DeliveryAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The delivery log, filterable by endpoint: every request, its answer and how long it took."""
+
+    list_display = (
+        "at",
+        "endpoint",
+        "event",
+        "status_code",
+        "latency_ms",
+        "error",
+        "response_excerpt",
+    )
+    list_filter = ("delivery__endpoint", "status_code")
+    list_select_related = ("delivery__endpoint", "delivery__event")
+
+    @admin.display(description="endpoint")
+    def endpoint(self, attempt: DeliveryAttempt) -> str:
+        return str(attempt.delivery.endpoint)
+
+    @admin.display(description="event")
+    def event(self, attempt: DeliveryAttempt) -> str:
+        return str(attempt.delivery.event)
+
+
 class ClearanceItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ClearanceItem
     fields = readonly_fields = (

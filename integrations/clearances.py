@@ -133,11 +133,12 @@ def _insert_items(clearance: Clearance, answers: list[Answer]) -> None:
         )
         for a in answers
     ]
+    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} (clearance_id, reference, asset_id, consent_id, allowed, reason, "  # noqa: S608 (a quoted table name)
-            "valid_until, void_reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            rows,
+        cursor.execute(
+            f"INSERT INTO {table} (clearance_id, reference, asset_id, consent_id, allowed, reason, "  # noqa: S608 (a quoted table name and placeholders)
+            f"valid_until, void_reason) VALUES {placeholders}",
+            [value for row in rows for value in row],
         )
 
 
@@ -221,12 +222,3 @@ def _void(where: Q, reason: str, now: datetime | None) -> list[str]:
     ids = sorted(set(items.values_list("clearance__public_id", flat=True)))
     items.update(voided_at=now or timezone.now(), void_reason=reason)
     return ids
-
-
-def uses_of_person(person_id: int) -> list[ClearanceItem]:
-    """Every allowed clearance of a person's assets, newest first: which renders used them."""
-    return list(
-        ClearanceItem.objects.filter(allowed=True, consent__person_id=person_id)
-        .select_related("clearance__project", "asset")
-        .order_by("-clearance__created_at", "-pk")[:500]
-    )

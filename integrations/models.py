@@ -222,7 +222,8 @@ class WebhookEndpoint(models.Model):
         return keys
 
     def wants(self, event_type: str) -> bool:
-        return self.is_active and self.paused_at is None and event_type in self.events
+        """Subscribed. A paused endpoint still gets its events queued: they wait for it."""
+        return self.is_active and event_type in self.events
 
 
 class WebhookEvent(models.Model):

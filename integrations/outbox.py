@@ -27,7 +27,8 @@ from integrations.models import (
 from ledger.models import AuditEvent
 from verification.models import Consent, VerificationSession
 
-BATCH = 500
+# Small batches: on SQLite the sweep's transaction holds the database's one write lock.
+BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def sweep(*, batch: int = BATCH) -> set[int]:
                 },
                 created_at=now,
             )
-            wanted = [e for e in endpoints if e.paused_at is None and mapping.type in e.events]
+            wanted = [e for e in endpoints if e.wants(mapping.type)]
             WebhookDelivery.objects.bulk_create(
                 [
                     WebhookDelivery(event=webhook, endpoint=e, next_attempt_at=now, created_at=now)

@@ -21,3 +21,11 @@ def sweep_webhooks() -> None:
 @shared_task(ignore_result=True)
 def record_consent_milestones() -> None:
     milestones.record_milestones()
+
+
+@shared_task(ignore_result=True)
+def forget_idempotent_answers() -> None:
+    """Answers kept for `Idempotency-Key` repeats are dropped after their 24 hours."""
+    from integrations.api.idempotency import expired_before
+
+    expired_before()

@@ -507,3 +507,7 @@ CELERY_BEAT_SCHEDULE["consent-milestones"] = {
     "task": "integrations.tasks.record_consent_milestones",
     "schedule": timedelta(hours=1),
 }
+CELERY_BEAT_SCHEDULE["forget-idempotent-answers"] = {
+    "task": "integrations.tasks.forget_idempotent_answers",
+    "schedule": timedelta(hours=1),
+}

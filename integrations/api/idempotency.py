@@ -5,7 +5,7 @@ A repeat with a different body is refused; a repeat while the first is still run
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
@@ -89,7 +89,7 @@ def idempotent(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     return wrapper
 
 
-def expired_before(now: Any = None) -> int:
+def expired_before(now: datetime | None = None) -> int:
     """Forget answers older than 24 hours; how many."""
     deleted, _ = IdempotentRequest.objects.filter(
         created_at__lt=(now or timezone.now()) - TTL

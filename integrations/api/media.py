@@ -3,7 +3,7 @@
 from typing import Literal
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -66,11 +66,11 @@ class AssetFilter(Paging):
     status: Literal[tuple(Asset.Status.values)] | None = None  # type: ignore[valid-type]
 
 
-def _groups():  # type: ignore[no-untyped-def]
+def _groups() -> QuerySet[AssetGroup]:
     return AssetGroup.objects.select_related("person__external")
 
 
-def _assets():  # type: ignore[no-untyped-def]
+def _assets() -> QuerySet[Asset]:
     return Asset.objects.select_related("group__person__external", "consent__project")
 
 

@@ -4,7 +4,7 @@ from datetime import date
 from typing import Literal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
@@ -288,7 +288,7 @@ class ConsentFilter(Schema):
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
 
 
-def _consents():  # type: ignore[no-untyped-def]
+def _consents() -> QuerySet[Consent]:
     return Consent.objects.select_related("person__external", "project", "text")
 
 

@@ -26,7 +26,7 @@ MediaKind = Literal["image", "video", "audio"]
 def _ref(person: AuthorizingPerson) -> str | None:
     try:
         return person.external.value
-    except AuthorizingPerson.external.RelatedObjectDoesNotExist:  # type: ignore[attr-defined]
+    except AuthorizingPerson.external.RelatedObjectDoesNotExist:
         return None
 
 

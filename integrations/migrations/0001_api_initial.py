@@ -7,6 +7,14 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def start_at_the_ledger_head(apps, schema_editor):
+    # Webhooks are about what happens from now on: an installation's past events are not sent.
+    AuditEvent = apps.get_model("ledger", "AuditEvent")
+    OutboxCursor = apps.get_model("integrations", "OutboxCursor")
+    last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    OutboxCursor.objects.create(pk=1, seq=last or 0)
+
+
 class Migration(migrations.Migration):
 
     initial = True
@@ -14,6 +22,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('assets', '0004_asset_face_check_and_forwarded_sha256'),
         ('verification', '0005_consent_receipt_sent_at'),
+        ('ledger', '0002_append_only_triggers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -197,4 +206,5 @@ class Migration(migrations.Migration):
             model_name='webhookdelivery',
             constraint=models.UniqueConstraint(fields=('event', 'endpoint'), name='one_delivery_per_endpoint'),
         ),
+        migrations.RunPython(start_at_the_ledger_head, migrations.RunPython.noop),
     ]

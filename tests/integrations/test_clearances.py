@@ -84,6 +84,10 @@ def test_each_reason_for_refusal(api, verified_group, project):
     assert clear(api, project, [f"ast_{image.pk}"]).json()["assets"][0]["reason"] == "withdrawn"
     assert clear(api, project, []).status_code == 422
     assert clear(api, project, ["x"] * 201).status_code == 422
+    most = clear(
+        api, project, [f"ast_{image.pk}"] * 100 + [f"asset://{'x' * 190}{i}" for i in range(100)]
+    )
+    assert most.status_code == 201  # the ledger payload stays small whatever was named
 
 
 def test_valid_until_is_the_end_of_the_consents_last_day(api, verified_group, project):
@@ -126,3 +130,21 @@ def test_withdrawal_voids_the_clearances_and_the_webhook_names_them(api, verifie
     assert again["allowed"] is False and again["assets"][0]["reason"] == "withdrawn"
     assert clear(api, project, [f"ast_{asset.pk}"]).json()["assets"][0]["reason"] == "withdrawn"
     assert Clearance.objects.count() == 2
+
+
+def test_deleting_an_asset_voids_its_clearances_only(api, verified_group, project, simulator):
+    from assets.services import delete_asset
+    from integrations.models import WebhookEvent
+
+    kept, deleted = active_assets(verified_group, 2)
+    both = clear(api, project, [f"ast_{kept.pk}", f"ast_{deleted.pk}"]).json()
+    Asset.objects.filter(pk=deleted.pk).update(upstream_id="")  # nothing to delete upstream
+    delete_asset(asset=Asset.objects.get(pk=deleted.pk), actor=Actor.system(), reason="test")
+    outbox.sweep()
+    items = {i.asset_id: i for i in ClearanceItem.objects.filter(clearance__public_id=both["id"])}
+    assert items[deleted.pk].void_reason == "asset_deleted" and items[kept.pk].voided_at is None
+    event = WebhookEvent.objects.get(type="asset.deleted")
+    assert event.payload["data"]["clearances_voided"] == [both["id"]]
+    again = api.get(f"/api/v1/clearances/{both['id']}").json()
+    assert again["allowed"] is False
+    assert [a["allowed"] for a in again["assets"]] == [True, False]

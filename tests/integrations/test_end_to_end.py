@@ -1,10 +1,10 @@
 """The whole integration through the API alone, with a real receiver process on 127.0.0.1."""
 
 import json
+from datetime import timedelta
 
 import pytest
 import time_machine
-from django.utils import timezone
 
 from assets import services as asset_services
 from assets.models import Asset
@@ -28,9 +28,9 @@ def worker_round(endpoint_id: int) -> None:
             .order_by("-next_attempt_at")
             .first()
         )
-        if pending is None:
+        if pending is None or pending.next_attempt_at is None:
             return
-        with time_machine.travel(pending.next_attempt_at + timezone.timedelta(seconds=1)):
+        with time_machine.travel(pending.next_attempt_at + timedelta(seconds=1)):
             delivery.deliver(endpoint_id=endpoint_id)
 
 
@@ -99,6 +99,11 @@ def test_a_journey_through_the_api_then_a_withdrawal_reaches_the_receiver_in_ord
 
     phone.post(f"{link}withdraw/")
     worker_round(endpoint_id)
+    from verification import withdrawal
+    from verification.models import Consent
+
+    withdrawal.destroy(consent_id=Consent.objects.get().pk)  # the worker's part: delete upstream
+    worker_round(endpoint_id)
     refused = api.post(
         "/api/v1/clearances", {"assets": [active[0]["asset_uri"]], "project": f"prj_{project.pk}"}
     ).json()
@@ -108,7 +113,13 @@ def test_a_journey_through_the_api_then_a_withdrawal_reaches_the_receiver_in_ord
     assert [r["answered"] for r in got[:3]] == [500, 500, 204]  # the first event, third try
     delivered = [r for r in got if r["answered"] == 204]
     types = [json.loads(r["body"])["type"] for r in delivered]
-    assert types == ["consent.given", "session.verified", "asset.active", "consent.withdrawn"]
+    assert types == [
+        "consent.given",
+        "session.verified",
+        "asset.active",
+        "consent.withdrawn",
+        "asset.deleted",
+    ]
     for r in got:
         h = r["headers"]
         assert signing.verify(
@@ -118,7 +129,7 @@ def test_a_journey_through_the_api_then_a_withdrawal_reaches_the_receiver_in_ord
             body=r["body"].encode(),
             signature_header=h["webhook-signature"],
         )
-    withdrawn = json.loads(delivered[-1]["body"])["data"]
+    withdrawn = json.loads(delivered[3]["body"])["data"]
     assert withdrawn["external_reference"] == "crm-7"
     assert withdrawn["clearances_voided"] == [cleared["id"]]
     ids = [r["headers"]["webhook-id"] for r in delivered]

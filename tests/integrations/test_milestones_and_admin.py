@@ -63,3 +63,33 @@ def test_admin_refuses_a_private_webhook_url(admin_client):
     )
     assert response.status_code == 200 and b"private" in response.content
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_admin_shows_the_delivery_log_and_sends_again(admin_client, receiver_factory):
+    from integrations import delivery
+    from integrations.models import WebhookDelivery
+    from integrations.webhooks import create_endpoint
+    from ledger.services import Actor, record
+    from verification.models import AuthorizingPerson
+
+    receiver = receiver_factory()
+    endpoint, _ = create_endpoint(
+        url=receiver.url, events=["person.destroyed"], actor=Actor.system()
+    )
+    person = AuthorizingPerson.objects.create(full_name="Jane Doe")
+    record(action="retention.applied", actor=Actor.system(), subject=person, payload={})
+    outbox.sweep()
+    delivery.deliver(endpoint_id=endpoint.pk)
+    log = admin_client.get(
+        f"/admin/integrations/deliveryattempt/?delivery__endpoint__id__exact={endpoint.pk}"
+    )
+    assert log.status_code == 200 and b"204" in log.content
+    row = WebhookDelivery.objects.get()
+    admin_client.post(
+        "/admin/integrations/webhookdelivery/",
+        {"action": "send_again", "_selected_action": [row.pk]},
+    )
+    row.refresh_from_db()
+    assert row.status == WebhookDelivery.Status.PENDING
+    delivery.deliver(endpoint_id=endpoint.pk)
+    assert len(receiver.received()) == 2

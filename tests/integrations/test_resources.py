@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.core import mail
 
@@ -218,3 +220,22 @@ def test_the_schema_is_public_and_the_docs_page_is_for_staff(client, staff_clien
     assert client.get("/api/v1/docs").status_code == 302
     page = staff_client.get("/api/v1/docs")
     assert page.status_code == 200 and b"swagger" in page.content.lower()
+    assert b"cdn" not in page.content.lower()  # served from the portal itself
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("ninja/swagger-ui-bundle.js")  # collected with the portal's own files
+
+
+def test_an_idempotency_key_is_forgotten_after_24_hours(api):
+    import time_machine
+    from django.utils import timezone
+
+    from integrations.api.idempotency import expired_before
+
+    api.post("/api/v1/persons", {"full_name": "Jane Doe"}, **{"Idempotency-Key": "k"})
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        again = api.post("/api/v1/persons", {"full_name": "Jane Doe"}, **{"Idempotency-Key": "k"})
+        assert again.status_code == 201 and "Idempotent-Replayed" not in again
+        assert AuthorizingPerson.objects.count() == 2
+    with time_machine.travel(timezone.now() + timedelta(hours=50)):
+        assert expired_before() == 1

@@ -1,4 +1,6 @@
 import base64
+import json
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -45,7 +47,7 @@ def test_secrets_are_whsec_and_a_rotation_signs_with_both_for_a_while():
             body=b"{}",
             signature_header=headers["webhook-signature"],
         )
-    with time_machine.travel(timezone.now() + timezone.timedelta(hours=25)):
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
         assert endpoint.signing_secrets() == [new]
 
 
@@ -111,10 +113,12 @@ def test_a_failing_receiver_gets_the_event_again_with_backoff_and_the_same_id(
     outbox.sweep()
     assert delivery.deliver(endpoint_id=endpoint.pk) == 0
     row = WebhookDelivery.objects.get()
-    assert row.attempts == 1 and row.next_attempt_at > timezone.now()
+    assert row.attempts == 1 and row.next_attempt_at is not None
+    assert row.next_attempt_at > timezone.now()
     assert delivery.deliver(endpoint_id=endpoint.pk) == 0  # not due yet: nothing sent
     for _ in range(2):
-        with time_machine.travel(row.next_attempt_at + timezone.timedelta(seconds=1)):
+        assert row.next_attempt_at is not None
+        with time_machine.travel(row.next_attempt_at + timedelta(seconds=1)):
             delivery.deliver(endpoint_id=endpoint.pk)
         row.refresh_from_db()
     assert row.status == WebhookDelivery.Status.SUCCEEDED and row.attempts == 3
@@ -183,3 +187,97 @@ def test_send_again_delivers_a_delivered_event_once_more(receiver_factory):
     delivery.send_again(delivery=WebhookDelivery.objects.get())
     delivery.deliver(endpoint_id=endpoint.pk)
     assert len(receiver.received()) == 2 and WebhookEvent.objects.count() == 1
+
+
+def test_events_wait_for_a_paused_endpoint_and_go_in_order_once_it_resumes(receiver_factory):
+    receiver = receiver_factory()
+    endpoint, _ = create_endpoint(
+        url=receiver.url, events=["person.destroyed"], actor=Actor.system()
+    )
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_at=timezone.now())
+    _event()
+    _event()
+    outbox.sweep()
+    assert delivery.deliver(endpoint_id=endpoint.pk) == 0
+    assert delivery.due_endpoints() == []
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(paused_at=None)
+    assert delivery.due_endpoints() == [endpoint.pk]
+    assert delivery.deliver(endpoint_id=endpoint.pk) == 2
+    ids = [r["headers"]["webhook-id"] for r in receiver.received()]
+    assert ids == sorted(ids, key=lambda i: int(i[4:]))
+
+
+@pytest.mark.parametrize(
+    ("action", "kind"),
+    [
+        ("verification.completed", "session.verified"),
+        ("verification.group_reused", "session.verified"),
+        ("verification.failed", "session.failed"),
+        ("session.expired", "session.expired"),
+        ("session.cancelled", "session.cancelled"),
+    ],
+)
+def test_session_events_carry_ids_and_the_reference_and_no_personal_data(
+    action, kind, verified_group
+):
+    from integrations.models import ExternalReference
+
+    session = verified_group.session
+    ExternalReference.objects.create(person=session.person, value="crm-9")
+    record(action=action, actor=Actor.system(), subject=session, person_id=session.person_id)
+    record(action="invitation.sent", actor=Actor.system(), subject=session)  # not an event
+    outbox.sweep()
+    event = WebhookEvent.objects.exclude(type="consent.given").get()  # the fixture consented
+    assert event.type == kind and event.public_id.startswith("evt_")
+    assert event.payload["data"] == {
+        "session": f"ses_{session.pk}",
+        "person": f"per_{session.person_id}",
+        "external_reference": "crm-9",
+        "project": session.project.name,
+        "status": session.status,
+    }
+    text = json.dumps(event.payload)
+    assert session.person.full_name not in text and session.person.email not in text
+
+
+def test_asset_failed_carries_the_error_code(verified_group):
+    from assets.models import Asset
+
+    asset = Asset.objects.create(
+        group=verified_group,
+        kind="image",
+        status=Asset.Status.FAILED,
+        original_name="a.jpg",
+        upstream_name="sitter-f",
+        size_bytes=1,
+        sha256="0" * 64,
+        error_code="InvalidParameter.face",
+    )
+    record(
+        action="asset.failed",
+        actor=Actor.system(),
+        subject=asset,
+        person_id=verified_group.person_id,
+    )
+    outbox.sweep()
+    data = WebhookEvent.objects.get(type="asset.failed").payload["data"]
+    assert data["asset"] == f"ast_{asset.pk}" and data["error_code"] == "InvalidParameter.face"
+
+
+def test_an_installation_upgraded_to_webhooks_does_not_send_its_past(receiver_factory):
+    import importlib
+
+    from django.apps import apps
+
+    from integrations.models import OutboxCursor
+
+    migration = importlib.import_module("integrations.migrations.0001_api_initial")
+    _event()  # history from before the upgrade
+    OutboxCursor.objects.all().delete()
+    migration.start_at_the_ledger_head(apps, None)
+    create_endpoint(url=receiver_factory().url, events=["person.destroyed"], actor=Actor.system())
+    outbox.sweep()
+    assert not WebhookEvent.objects.exists()
+    _event()
+    outbox.sweep()
+    assert WebhookEvent.objects.count() == 1
