@@ -5,6 +5,7 @@ still hold, and triggers that no session setting switches off."""
 import json
 import logging
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -99,7 +100,7 @@ def test_sqlite_refuses_insert_or_replace_over_a_stored_row(events):
 def test_cutting_the_events_after_the_newest_checkpoint_and_rewinding_the_head(events):
     write_checkpoint()
     later = later_events(3)
-    cut = (
+    cut: tuple[str, tuple[str, list[object]]] = (
         "DELETE FROM ledger_auditevent WHERE seq > 6",
         ("UPDATE ledger_ledgerhead SET seq = 6, hash = %s", [later[0].hash]),
     )
@@ -125,7 +126,9 @@ def test_a_cut_after_a_checkpoint_the_database_lost_is_named_by_the_witness_file
     write_checkpoint()
     later = later_events(3)
     kept = tmp_path / "checkpoint-8.json"
-    kept.write_text(json.dumps(statement(write_checkpoint())))
+    newest = write_checkpoint()
+    assert newest is not None
+    kept.write_text(json.dumps(statement(newest)))
     # Everything since checkpoint 5 goes, checkpoint 8 with it, and the head is rewound.
     tamper(
         "DELETE FROM ledger_auditevent WHERE seq > 5",
@@ -345,13 +348,9 @@ def test_the_written_out_canonical_text_is_the_canonical_bytes(changes):
     } | changes
     from ledger.chain import canonical_json
 
-    text = canonical_text(
-        *(fields[name] for name in HASHED_FIELDS[:2]),
-        format_instant(fields["occurred_at"]),  # type: ignore[arg-type]
-        *(fields[name] for name in HASHED_FIELDS[3:10]),
-        canonical_json(fields["payload"]),
-        *(fields[name] for name in HASHED_FIELDS[11:]),
-    )  # type: ignore[arg-type]
+    values: list[Any] = [fields[name] for name in HASHED_FIELDS]
+    values[2], values[10] = format_instant(values[2]), canonical_json(values[10])
+    text = canonical_text(*values)
     assert text.encode() == canonical_bytes(fields)
 
 
