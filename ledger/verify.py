@@ -170,8 +170,10 @@ _COLUMNS = (
     "seq, prev_hash, occurred_at, actor_kind, actor_id, actor_label, action, subject_type, "
     "subject_id, person_id, payload, ip, user_agent"
 )
-_CHUNK = "FROM ledger_auditevent WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
-_LAST_SEQ = 2**63 - 1
+# One bound, the chunk size written in: PostgreSQL plans a prepared statement once for any
+# values, and with an upper bound or a parameter LIMIT that plan may scan and sort the rest of the
+# table for every chunk. `upto` is applied while reading instead.
+_CHUNK = "FROM ledger_auditevent WHERE seq > %s ORDER BY seq LIMIT {limit:d}"
 # On SQLite the database writes each event's canonical document itself, so Python only hashes.
 # It applies where the row is as Django writes it: the instant in Django's spelling of UTC
 # ("YYYY-MM-DD HH:MM:SS.ffffff") and the payload the canonical JSON text `CanonicalJSONEncoder`
@@ -202,21 +204,21 @@ def stored_hashes(
     `upto`), in seq order, read `chunk_size` rows at a time by seq (memory stays flat). The
     recomputed hash is "" when the columns can't even be decoded. Rows are read past Django's
     converters: its SQLite datetime converter alone costs more than the hashing."""
-    last, upto = after, _LAST_SEQ if upto is None else upto
+    chunk = _CHUNK.format(limit=chunk_size)
+    sqlite = connection.vendor == "sqlite"
+    last = after
     with connection.cursor() as cursor:
         while True:
-            if connection.vendor == "sqlite":
-                cursor.execute(
-                    f"SELECT seq, prev_hash, hash, {SQLITE_DOCUMENT} {_CHUNK}",
-                    [last, upto, chunk_size],
-                )
-                rows = cursor.fetchall()
-                yield from _hash_documents(rows)
+            if sqlite:
+                cursor.execute(f"SELECT seq, prev_hash, hash, {SQLITE_DOCUMENT} {chunk}", [last])
             else:
-                cursor.execute(f"SELECT {_COLUMNS}, hash {_CHUNK}", [last, upto, chunk_size])
-                rows = cursor.fetchall()
-                yield from _hash_columns(rows)
-            if len(rows) < chunk_size:
+                cursor.execute(f"SELECT {_COLUMNS}, hash {chunk}", [last])
+            rows = cursor.fetchall()
+            complete = len(rows) < chunk_size
+            if upto is not None and rows and rows[-1][0] > upto:
+                rows, complete = [row for row in rows if row[0] <= upto], True
+            yield from _hash_documents(rows) if sqlite else _hash_columns(rows)
+            if complete:
                 return
             last = rows[-1][0]
 

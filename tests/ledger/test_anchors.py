@@ -408,3 +408,15 @@ def test_sqlite_writes_the_canonical_document_itself(label):
         (document,) = cursor.fetchone()
     fields = {name: getattr(event, name) for name in HASHED_FIELDS}
     assert document.encode() == canonical_bytes(fields)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, 14, 100])
+def test_the_walk_reads_exactly_the_range_asked_in_any_chunk_size(chunk_size):
+    from ledger.testing import append_synthetic
+    from ledger.verify import stored_hashes
+
+    append_synthetic(30)
+    rows = list(stored_hashes(after=3, upto=17, chunk_size=chunk_size))
+    assert [row[0] for row in rows] == list(range(4, 18))
+    assert all(stored == recomputed for _, _, stored, recomputed in rows)
+    assert [row[0] for row in stored_hashes(after=28, chunk_size=chunk_size)] == [29, 30]
