@@ -35,7 +35,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 
 FORMAT_VERSION = 1
 GENESIS_HASH = "0" * 64

@@ -1,7 +1,8 @@
 """The audit ledger: append-only, hash-chained evidence of everything that matters.
 
 Rows of `AuditEvent` and `LedgerCheckpoint` are written once and never changed. The database
-refuses UPDATE, DELETE and TRUNCATE on both tables (triggers, see `ledger.triggers`); the models
+refuses UPDATE, DELETE and TRUNCATE on both tables, and lets `LedgerHead` only move forward
+(triggers, see `ledger.triggers`); the models
 refuse it too, so a mistake fails loudly in Python before it reaches the database. Write events
 with `ledger.services.record`, never with `AuditEvent.objects.create`.
 
@@ -126,9 +127,10 @@ class AuditEvent(AppendOnlyModel):
 class LedgerHead(models.Model):
     """The single row (pk 1) naming the last event. Writers lock it to take the next `seq`.
 
-    It is updated on every append, so it is not append-only; `verify_audit` checks it against
-    the chain. It is created by the first `record()`, not by a migration, so a test database flush
-    leaves nothing inconsistent behind.
+    It is updated on every append, so it is not append-only, but forward-only: the database lets it
+    move only forward, to an event stored with the hash it names, and never deletes it (see
+    `ledger.triggers`); `verify_audit` checks it against the chain. It is created by the first
+    `record()`, not by a migration, so a test database flush leaves nothing inconsistent behind.
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)

@@ -11,6 +11,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ledger import tasks
 from ledger.chain import GENESIS_HASH, event_hash
 from ledger.models import ActorKind, AuditEvent, LedgerHead
 from ledger.payloads import clean_payload, clean_text
@@ -80,8 +81,9 @@ def record(
     Writers are serialised on the `LedgerHead` row, which stays locked until the caller's
     transaction ends, so call this last in the transaction and never hold one open over network
     I/O. Consent, withdrawal and deletion events are signed in a checkpoint once they commit
-    (`PROMPTLY_SIGNED`). `person_id` defaults to the acting person's id. `ValueError` if `action` is not a dotted
-    lower-case name, `subject` is unsaved, or the payload breaks a rule of `ledger.payloads`.
+    (`PROMPTLY_SIGNED`). `person_id` defaults to the acting person's id. `ValueError` if `action`
+    is not a dotted lower-case name, `subject` is unsaved, or the payload breaks a rule of
+    `ledger.payloads`.
     """
     if not ACTION_PATTERN.fullmatch(action) or len(action) > 100:
         raise ValueError(f"audit action {action!r} must be a dotted lower-case name")
@@ -113,14 +115,8 @@ def record(
         event.save()
         LedgerHead.objects.filter(pk=head.pk).update(seq=event.seq, hash=event.hash)
     if PROMPTLY_SIGNED.fullmatch(action):
-        _checkpoint_after_commit()
+        enqueue_on_commit(tasks.write_checkpoint, sweep="the periodic audit-checkpoint")
     return event
-
-
-def _checkpoint_after_commit() -> None:
-    from ledger import tasks  # the tasks import the checkpoint machinery, which imports this
-
-    enqueue_on_commit(tasks.write_checkpoint, sweep="the periodic audit-checkpoint")
 
 
 def _lock_head() -> LedgerHead:

@@ -28,7 +28,6 @@ from ledger.chain import (
     GENESIS_HASH,
     HASHED_FIELDS,
     canonical_json,
-    canonical_text,
     event_hash,
     format_instant,
 )
@@ -170,8 +169,10 @@ _COLUMNS = (
     "seq, prev_hash, occurred_at, actor_kind, actor_id, actor_label, action, subject_type, "
     "subject_id, person_id, payload, ip, user_agent"
 )
-_CHUNK = "FROM ledger_auditevent WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
-_LAST_SEQ = 2**63 - 1
+# One bound, the chunk size written in: PostgreSQL plans a prepared statement once for any
+# values, and with an upper bound or a parameter LIMIT that plan may scan and sort the rest of the
+# table for every chunk. `upto` is applied while reading instead.
+_CHUNK = "FROM ledger_auditevent WHERE seq > %s ORDER BY seq LIMIT {limit:d}"
 # On SQLite the database writes each event's canonical document itself, so Python only hashes.
 # It applies where the row is as Django writes it: the instant in Django's spelling of UTC
 # ("YYYY-MM-DD HH:MM:SS.ffffff") and the payload the canonical JSON text `CanonicalJSONEncoder`
@@ -202,21 +203,19 @@ def stored_hashes(
     `upto`), in seq order, read `chunk_size` rows at a time by seq (memory stays flat). The
     recomputed hash is "" when the columns can't even be decoded. Rows are read past Django's
     converters: its SQLite datetime converter alone costs more than the hashing."""
-    last, upto = after, _LAST_SEQ if upto is None else upto
+    chunk = _CHUNK.format(limit=chunk_size)
+    sqlite = connection.vendor == "sqlite"
+    last = after
     with connection.cursor() as cursor:
         while True:
-            if connection.vendor == "sqlite":
-                cursor.execute(
-                    f"SELECT seq, prev_hash, hash, {SQLITE_DOCUMENT} {_CHUNK}",
-                    [last, upto, chunk_size],
-                )
-                rows = cursor.fetchall()
-                yield from _hash_documents(rows)
-            else:
-                cursor.execute(f"SELECT {_COLUMNS}, hash {_CHUNK}", [last, upto, chunk_size])
-                rows = cursor.fetchall()
-                yield from _hash_columns(rows)
-            if len(rows) < chunk_size:
+            document = SQLITE_DOCUMENT if sqlite else POSTGRES_DOCUMENT
+            cursor.execute(f"SELECT seq, prev_hash, hash, {document} {chunk}", [last])
+            rows = cursor.fetchall()
+            complete = len(rows) < chunk_size
+            if upto is not None and rows and rows[-1][0] > upto:
+                rows, complete = [row for row in rows if row[0] <= upto], True
+            yield from _hash_documents(rows) if sqlite else _hash_payload_documents(rows)
+            if complete:
                 return
             last = rows[-1][0]
 
@@ -230,23 +229,37 @@ def _hash_documents(rows: list[tuple[Any, ...]]) -> Iterator[tuple[int, str, str
         yield seq, prev_hash, stored, recomputed
 
 
-def _hash_columns(rows: list[tuple[Any, ...]]) -> Iterator[tuple[int, str, str, str]]:
-    """PostgreSQL: the document written out in Python. jsonb has its own layout, so the payload
-    is decoded and written canonically."""
+# On PostgreSQL the database writes the document around the payload; jsonb has its own layout,
+# so the payload is decoded and written canonically in Python. As on SQLite, any JSON string
+# quoting will do, and a row whose document doesn't hash to the stored hash is decided on its
+# decoded values.
+POSTGRES_DOCUMENT = f"""
+    '{{"action":' || to_json(action)::text || ',"actor_id":' || to_json(actor_id)::text
+    || ',"actor_kind":' || to_json(actor_kind)::text
+    || ',"actor_label":' || to_json(actor_label)::text || ',"ip":' || to_json(ip)::text
+    || ',"occurred_at":"'
+    || to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || 'Z","payload":',
+    payload::text,
+    ',"person_id":' || coalesce(person_id::text, 'null')
+    || ',"prev_hash":' || to_json(prev_hash)::text || ',"seq":' || seq::text
+    || ',"subject_id":' || to_json(subject_id)::text
+    || ',"subject_type":' || to_json(subject_type)::text
+    || ',"user_agent":' || to_json(user_agent)::text || ',"v":{FORMAT_VERSION}}}'
+"""
+
+
+def _hash_payload_documents(
+    rows: list[tuple[Any, ...]],
+) -> Iterator[tuple[int, str, str, str]]:
     sha256, loads = hashlib.sha256, json.loads
-    for row in rows:
-        seq, prev_hash, instant, kind, actor_id, label, action, subject_type = row[:8]
-        subject_id, person_id, payload, ip, agent, stored = row[8:]
+    for seq, prev_hash, stored, head, payload, tail in rows:
         try:
-            text = canonical_text(
-                seq, prev_hash, format_instant(instant), kind, actor_id, label, action,
-                subject_type, subject_id, person_id, canonical_json(loads(payload)), ip, agent,
-            )  # fmt: skip
+            text = head + canonical_json(loads(payload)) + tail
             recomputed = sha256(text.encode()).hexdigest()
         except (ValueError, TypeError):
             recomputed = ""
         if recomputed != stored:
-            recomputed = _decoded_hash(row[:-1])
+            recomputed = _decoded_hash(_columns_of(seq))
         yield seq, prev_hash, stored, recomputed
 
 

@@ -20,6 +20,7 @@ import os
 import uuid
 from pathlib import Path
 from time import monotonic
+from typing import Any
 
 from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.utils.json import dumps, loads
@@ -33,7 +34,8 @@ _WRITING_PREFIX = ".writing-"
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: str, payload: object, **kwargs: object) -> None:
+    # kombu's two base classes name the second parameter differently; this one follows its parent.
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         folder = Path(self.data_folder_out)
         temporary = folder / f"{_WRITING_PREFIX}{uuid.uuid4()}"
@@ -45,7 +47,7 @@ class Channel(filesystem.Channel):
             temporary.unlink(missing_ok=True)
             raise filesystem.ChannelError(f"Cannot add a message to {folder}: {error}") from error
 
-    def _get(self, queue: str) -> object:
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
         suffix = f".{queue}.msg"
         folder = Path(self.data_folder_in)
         for name in sorted(os.listdir(folder)):

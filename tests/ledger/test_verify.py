@@ -174,9 +174,9 @@ def test_it_names_a_duplicate_seq():
     walker = ChainWalker(report)
     rows = [event_fields(1, "0" * 64), event_fields(2, "placeholder")]
     rows[1]["prev_hash"] = event_hash(rows[0])
-    for fields in [rows[0], rows[1], rows[1]]:
+    for seq, fields in [(1, rows[0]), (2, rows[1]), (2, rows[1])]:
         stored = event_hash(fields)
-        walker.feed(fields["seq"], fields["prev_hash"], stored, stored)
+        walker.feed(seq, str(fields["prev_hash"]), stored, stored)
     walker.finish()
     assert [str(problem) for problem in report.problems] == [
         "event 2: duplicate (seq 2 appears again)"
