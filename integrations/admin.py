@@ -61,7 +61,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
     def revoke(self, request: StaffRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = sum(keys.revoke_key(key=k, actor=Actor.staff(request.user)) for k in queryset)
         self.message_user(request, f"{revoked} key(s) revoked.")
@@ -116,7 +116,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 request, f"The signing secret, shown this once: {secret}", messages.WARNING
             )
 
-    @admin.action(description="Rotate the signing secret (the old one signs for a day more)")
+    @admin.action(
+        description="Rotate the signing secret (the old one signs for a day more)",
+        permissions=["change"],
+    )
     def rotate(self, request: StaffRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset:
             secret = rotate_secret(endpoint=endpoint, actor=Actor.staff(request.user))
@@ -137,9 +140,9 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # The "send again" action needs change rights; the fields stay read-only.
-        return bool(request.user.is_superuser)
+        return request.user.has_perm("integrations.change_webhookdelivery")
 
-    @admin.action(description="Send again")
+    @admin.action(description="Send again", permissions=["change"])
     def send_again(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         from integrations.tasks import deliver_webhooks
         from portal.queueing import enqueue_on_commit

@@ -50,6 +50,12 @@ _VIEW_EVERYTHING = [
     "upstream.view_upstreamcall",
     "portal.view_heartbeat",
     "verification.view_consentcode",
+    "integrations.view_apikey",
+    "integrations.view_webhookendpoint",
+    "integrations.view_webhookdelivery",
+    "integrations.view_deliveryattempt",
+    "integrations.view_clearance",
+    "integrations.view_clearanceitem",
 ]
 
 _COORDINATOR = [
@@ -93,6 +99,12 @@ _ADMINISTRATOR = [
     "verification.delete_consenttext",
     "verification.change_staffnotice",
     "assets.delete_asset_upstream",
+    # The pipeline's keys and webhook endpoints; sending a delivery again.
+    "integrations.add_apikey",
+    "integrations.change_apikey",
+    "integrations.add_webhookendpoint",
+    "integrations.change_webhookendpoint",
+    "integrations.change_webhookdelivery",
     "ledger.export_records",
     "upstream.add_upstreamaccount",
     "upstream.change_upstreamaccount",

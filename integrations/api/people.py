@@ -21,6 +21,7 @@ from integrations.api.schemas import (
     session_out,
 )
 from integrations.ids import parse
+from integrations.keys import actor_for
 from integrations.models import ExternalReference, Scope
 from upstream.models import UpstreamAccount
 from verification import services
@@ -248,13 +249,21 @@ def get_session(request: HttpRequest, session_id: str) -> SessionOut:
     return session_out(_session(session_id))
 
 
+class CancelIn(Schema):
+    reason: str = Field("", max_length=500, description="Why, kept in the ledger with the key")
+
+
 @router.post(
     "/sessions/{session_id}/cancel", response={200: SessionOut, ERROR_CODES: ErrorOut}, auth=INVITE
 )
-def cancel_session(request: HttpRequest, session_id: str) -> SessionOut:
+def cancel_session(
+    request: HttpRequest, session_id: str, body: CancelIn | None = None
+) -> SessionOut:
     session = _session(session_id)
+    key = api_key(request)
+    reason = (body.reason.strip() if body else "") or f"cancelled through API key {key.public_id}"
     try:
-        services.cancel_session(session=session, user=api_key(request).user)
+        services.cancel_session(session=session, actor=actor_for(key), reason=reason)
     except services.JourneyError as error:
         raise ApiError(409, "conflict", str(error)) from error
     return session_out(_session(session_id))

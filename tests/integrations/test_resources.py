@@ -93,8 +93,10 @@ def test_a_session_by_email_sends_the_invitation_and_can_be_cancelled(
     assert mail.outbox[-1].to == ["jane@example.com"]
     assert api.get(f"/api/v1/sessions/{body['id']}").json()["status"] == "invited"
     assert api.post(f"/api/v1/sessions/{body['id']}/links").status_code == 201
-    cancelled = api.post(f"/api/v1/sessions/{body['id']}/cancel")
+    cancelled = api.post(f"/api/v1/sessions/{body['id']}/cancel", {"reason": "Booked twice"})
     assert cancelled.json()["status"] == "cancelled"
+    event = AuditEvent.objects.get(action="session.cancelled")
+    assert event.payload["reason"] == "Booked twice"
     again = api.post(f"/api/v1/sessions/{body['id']}/cancel")
     assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
     assert api.post(f"/api/v1/sessions/{body['id']}/links").status_code == 409
@@ -127,6 +129,8 @@ def test_a_session_by_link_returns_the_portal_link_and_refuses_bad_input(
         response = api.post("/api/v1/sessions", {**base, **change})
         assert response.status_code == 422, (change, response.content)
         assert response.json()["error"]["field"] == field
+    # One open session per person and project: the first one goes before asking for another.
+    api.post(f"/api/v1/sessions/{created['id']}/cancel", {"reason": "Trying email instead"})
     person.email = ""
     person.save()
     no_mail = api.post("/api/v1/sessions", {**base, "delivery": "email"})

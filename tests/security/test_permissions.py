@@ -80,6 +80,12 @@ ADMIN_LISTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "verification.consentcode": (READERS, NOBODY),
     "assets.assetgroup": (EVERY_ROLE, NOBODY),
     "assets.asset": (EVERY_ROLE, NOBODY),
+    "integrations.apikey": (READERS, ADMINS),
+    "integrations.webhookendpoint": (READERS, ADMINS),
+    "integrations.webhookdelivery": (READERS, NOBODY),
+    "integrations.deliveryattempt": (READERS, NOBODY),
+    "integrations.clearance": (READERS, NOBODY),
+    "integrations.clearanceitem": (READERS, NOBODY),
 }
 
 EXPORTERS = READERS
@@ -91,6 +97,10 @@ ADMIN_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("assets.asset", "delete_upstream"): ADMINS,
     ("assets.asset", "recheck_upstream"): WORKERS,
     ("upstream.upstreamaccount", "check_credentials"): ADMINS,
+    ("integrations.apikey", "revoke"): ADMINS,
+    ("integrations.webhookendpoint", "rotate"): ADMINS,
+    ("integrations.webhookendpoint", "delete_selected"): NOBODY,
+    ("integrations.webhookdelivery", "send_again"): ADMINS,
     ("axes.accessattempt", "cleanup_expired_attempts"): ADMINS,
     ("axes.accessattempt", "delete_selected"): ADMINS,
     ("portal.encryptedtotpdevice", "delete_selected"): ADMINS,
