@@ -16,6 +16,7 @@ from portal.qr import qr_svg
 from verification import services, withdrawal
 from verification.forms import PersonForm, StartSessionForm
 from verification.models import AuthorizingPerson, Consent, Invitation, VerificationSession
+from verification.timeline import timeline as in_words
 
 # htmx stops polling when it receives this status.
 STOP_POLLING = 286
@@ -122,7 +123,7 @@ def _session_context(session: VerificationSession) -> dict[str, object]:
         "session": session,
         "invitations": session.invitations.all()[:20],
         "attempts": session.attempts.all()[:20],
-        "timeline": timeline,
+        "timeline": in_words(timeline, person_name=session.person.full_name),
     }
 
 
