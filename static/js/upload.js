@@ -198,6 +198,19 @@
       return item;
     }
 
+    // The page's own list of files (the staff group page's table) follows the cards: it is
+    // fetched again when a card's server status changes, so both always show the server's state.
+    let refreshTimer = null;
+    function refreshFileList() {
+      const table = document.getElementById("asset-list");
+      if (!table || !window.htmx || !table.getAttribute("hx-get")) return;
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(() => {
+        const current = document.getElementById("asset-list");
+        if (current) window.htmx.ajax("GET", current.getAttribute("hx-get"), { target: current, swap: "outerHTML" });
+      }, 250);
+    }
+
     function setStatus(item, status, label) {
       item.card.dataset.status = status;
       item.status.textContent = label;
@@ -323,6 +336,7 @@
     // Shows an asset as the server describes it (upload answer or status answer) and keeps
     // following it until it settles.
     function show(item, asset) {
+      if (asset.status !== item.card.dataset.status) refreshFileList();
       setStatus(item, asset.status, asset.status_label || asset.status);
       if (Array.isArray(asset.problems)) {
         item.problems.replaceChildren(...asset.problems.map((problem) =>
