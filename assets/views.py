@@ -123,8 +123,8 @@ NO_CONSENT_OF_THEIRS = gettext_lazy(
 def _refused(request: HttpRequest, back: str, text: str | Promise) -> HttpResponse:
     """Nothing was taken: say why, as JSON to the uploader script or as a message on the page."""
     if _wants_json(request):
-        return JsonResponse({"error": text}, status=409)
-    messages.error(request, text)
+        return JsonResponse({"error": str(text)}, status=409)
+    messages.error(request, str(text))
     return redirect(back)
 
 

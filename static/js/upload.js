@@ -189,8 +189,9 @@
       item.progress.hidden = true;
       item.retry = button(t("retry"), "retry", () => enqueue(item));
       item.dismiss = button(t("dismiss"), "dismiss link", () => dismiss(item));
-      item.actions.append(item.retry, item.dismiss);
-      for (const control of [item.retry, item.dismiss]) control.setAttribute("aria-describedby", name.id);
+      item.cancel = button(t("cancel"), "cancel link", () => cancel(item));
+      item.actions.append(item.retry, item.cancel, item.dismiss);
+      for (const control of [item.retry, item.cancel, item.dismiss]) control.setAttribute("aria-describedby", name.id);
       body.append(head, item.verdict, item.progress, item.status, item.problems, item.error, item.result, item.actions);
       card.append(box, body);
       list.append(card);
@@ -214,13 +215,54 @@
     function setStatus(item, status, label) {
       item.card.dataset.status = status;
       item.status.textContent = label;
-      item.retry.hidden = status !== "error";
+      item.retry.hidden = !["error", "cancelled"].includes(status);
+      // Until its last byte is sent a file can be stopped; after that the server has it.
+      item.cancel.hidden = !(status === "queued" || (status === "uploading" && !item.sent));
       // Only cards of files the upstream won't hold; dismissing an uploaded one would look like deleting it.
       item.dismiss.hidden = !["refused", "error", "rejected", "failed"].includes(status);
       if (label !== item.lastLabel) {
         item.lastLabel = label;
         announcer.textContent = `${item.file.name}: ${label}`;
       }
+    }
+
+    // Stops a file waiting or on its way; it is not sent, and can be sent again with Retry.
+    function cancel(item) {
+      const index = queue.indexOf(item);
+      if (index >= 0) queue.splice(index, 1);
+      item.cancelled = true;
+      if (item.xhr) item.xhr.abort();
+      forget(item);
+      setStatus(item, "cancelled", t("cancelled"));
+    }
+
+    // The overall line for the files sent together: how many are through, and how far in bytes.
+    const batch = new Map(); // item -> bytes sent so far
+    const batchLine = root.querySelector("[data-batch]");
+    function track(item, loaded) {
+      batch.set(item, Math.min(loaded, item.file.size));
+      showBatch();
+    }
+    function forget(item) {
+      batch.delete(item);
+      showBatch();
+    }
+    function showBatch() {
+      if (!batchLine) return;
+      const items = [...batch.keys()];
+      if (items.length < 2 || items.every((item) => item.sent)) {
+        batchLine.hidden = true;
+        if (!running && !queue.length) batch.clear();
+        return;
+      }
+      const total = items.reduce((sum, item) => sum + item.file.size, 0) || 1;
+      const loaded = [...batch.values()].reduce((sum, bytes) => sum + bytes, 0);
+      batchLine.hidden = false;
+      batchLine.textContent = t("batch", {
+        done: items.filter((item) => item.sent).length,
+        total: items.length,
+        percent: Math.floor((loaded / total) * 100),
+      });
     }
 
     function dismiss(item) {
@@ -266,8 +308,11 @@
 
     function enqueue(item) {
       item.error.replaceChildren();
+      item.cancelled = false;
+      item.sent = false;
       setStatus(item, "queued", t("queued"));
       queue.push(item);
+      track(item, 0);
       pump();
     }
 
@@ -281,6 +326,7 @@
       item.progress.hidden = false;
       item.progress.value = 0;
       const xhr = new XMLHttpRequest();
+      item.xhr = xhr;
       xhr.open("POST", uploadUrl);
       xhr.setRequestHeader("Accept", "application/json");
       xhr.setRequestHeader("X-CSRFToken", csrf);
@@ -289,18 +335,23 @@
         const percent = Math.floor((event.loaded / event.total) * 100);
         item.progress.value = percent;
         item.status.textContent = t("sending", { percent });
+        track(item, event.loaded);
       });
       xhr.upload.addEventListener("load", () => {
         item.progress.value = 100;
+        item.sent = true;
+        track(item, item.file.size);
         setStatus(item, "uploading", t("checking"));
       });
       xhr.addEventListener("load", () => answered(item, xhr.status, parse(xhr.responseText)));
       for (const name of ["error", "abort", "timeout"]) {
-        xhr.addEventListener(name, () => failed(item, t("interrupted"), true));
+        xhr.addEventListener(name, () => { if (!item.cancelled) failed(item, t("interrupted"), true); });
       }
       xhr.addEventListener("loadend", () => {
         running -= 1;
+        item.xhr = null;
         item.progress.hidden = true;
+        showBatch();
         pump();
       });
       const body = new FormData();

@@ -244,7 +244,7 @@ def harness_page(limits: dict[str, Any]) -> str:
 def serve():
     """Starts a harness for a set of limits; returns it with its base URL set."""
     servers: list[ThreadingHTTPServer] = []
-    policy = build_policy(django_settings.SECURE_CSP, NONCE)  # type: ignore[arg-type]
+    policy = build_policy(django_settings.SECURE_CSP, NONCE)
 
     def start(limits: dict[str, Any] = LIMITS) -> Harness:
         harness, page = Harness(), harness_page(limits).encode()
