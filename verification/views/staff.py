@@ -1,10 +1,12 @@
 """Staff pages: persons, starting a verification, following a session live."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.db.models import Max, OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from assets.models import Asset
@@ -124,6 +126,8 @@ def _session_context(session: VerificationSession) -> dict[str, object]:
         "invitations": session.invitations.all()[:20],
         "attempts": session.attempts.all()[:20],
         "timeline": in_words(timeline, person_name=session.person.full_name),
+        # Development only: where the invitations "sent" can be opened.
+        "outbox_url": reverse("staff:outbox") if settings.DEBUG else "",
     }
 
 
