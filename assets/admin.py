@@ -107,6 +107,13 @@ class AssetAdmin(ExportPermissionMixin, admin.ModelAdmin):
         "=group__upstream_id",
     ]
     date_hierarchy = "created_at"
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
+        # Staff copy an asset's id as "asset://…" (how the video tool takes it): search by it.
+        return super().get_search_results(
+            request, queryset, search_term.strip().removeprefix("asset://")
+        )
+
     list_select_related = ["group__person"]
     show_full_result_count = False
     readonly_fields = [*(field.name for field in Asset._meta.fields), "timeline"]

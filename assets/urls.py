@@ -19,6 +19,11 @@ person_patterns = (
         path(
             "p/<slug:token>/assets/<int:pk>/status/", views.person_asset_status, name="asset_status"
         ),
+        path(
+            "p/<slug:token>/assets/<int:pk>/dismiss/",
+            views.person_asset_dismiss,
+            name="asset_dismiss",
+        ),
     ],
     "person_assets",
 )

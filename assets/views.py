@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,8 +13,9 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET
 
-from assets import services, uploads
+from assets import person_words, services, uploads
 from assets.media.limits import MediaLimits
+from assets.media.sniff import display_name
 from assets.models import Asset, AssetGroup
 from ledger.services import Actor
 from portal.access import StaffRequest, staff_permission_required
@@ -21,6 +23,7 @@ from portal.confirm import ReasonForm, confirm_page
 from upstream.codes import explain
 from upstream.errors import UpstreamError
 from verification.models import Consent, VerificationSession
+from verification.receipts import DISMISSED
 from verification.views.person import _activate_language, _resolve, person_page, render_person
 
 STOP_POLLING = 286
@@ -36,11 +39,21 @@ def _page_context(
     """`consents`: those an upload from this page may go under (default: all that hold)."""
     consents = services.active_consents(group) if consents is None else consents
     kinds = services.covered_kinds(consents)
+    limits = MediaLimits.from_settings()
     return {
         "group": group,
         "assets": group.assets.select_related("uploaded_by").order_by("-created_at")[:500],
         "upload_url": upload_url,
-        "limits": services.limits_for_browser(MediaLimits.from_settings(), kinds),
+        "limits": services.limits_for_browser(limits, kinds),
+        # Formats by the names people know them by, not every file extension each may carry.
+        "format_names": {
+            kind: ", ".join(sorted(display_name(fmt) for fmt in formats))
+            for kind, formats in (
+                ("image", limits.image_formats),
+                ("video", limits.video_formats),
+                ("audio", limits.audio_formats),
+            )
+        },
         "kinds_allowed": kinds,
         # With several projects behind the group, staff say which one an upload is for.
         "consent_choices": consents if len(consents) > 1 else [],
@@ -89,8 +102,8 @@ def _refused(
 ) -> HttpResponse:
     """Nothing was taken: say why, as JSON to the uploader script or as a message on the page."""
     if _wants_json(request):
-        return JsonResponse({"error": text}, status=status)
-    messages.error(request, text)
+        return JsonResponse({"error": str(text)}, status=status)
+    messages.error(request, str(text))
     return redirect(back)
 
 
@@ -152,19 +165,21 @@ def _status_url(asset: Asset, request: HttpRequest, uploader: services.Uploader)
 
 
 def _asset_json(asset: Asset, request: HttpRequest, uploader: services.Uploader) -> dict[str, Any]:
+    for_person = uploader.user is None
     return {
         "id": asset.pk,
         "name": asset.original_name,
         "kind": asset.kind,
         "status": asset.status,
-        "status_label": asset.get_status_display(),
-        "problems": asset.warnings,
+        "status_label": person_words.status(asset) if for_person else asset.get_status_display(),
+        "problems": person_words.problems(asset) if for_person else asset.warnings,
         "status_url": _status_url(asset, request, uploader),
-        "asset_uri": asset.asset_uri,
+        # The upstream's ids are the studio's business; the person sees their file's state.
+        "asset_uri": "" if for_person else asset.asset_uri,
     }
 
 
-def _status_json(asset: Asset) -> JsonResponse:
+def _status_json(asset: Asset, *, for_person: bool = False) -> JsonResponse:
     error = None
     if asset.status in (Asset.Status.FAILED, Asset.Status.REJECTED) or asset.error_message:
         explanation, fix = (
@@ -172,18 +187,22 @@ def _status_json(asset: Asset) -> JsonResponse:
         )
         error = {
             "code": asset.error_code,
-            "message": asset.error_message or explanation,
-            "fix": fix,
+            "message": person_words.error(asset)
+            if for_person
+            else (asset.error_message or explanation),
+            "fix": "" if for_person else fix,
         }
     return JsonResponse(
         {
             "id": asset.pk,
             "status": asset.status,
-            "status_label": asset.get_status_display(),
+            "status_label": person_words.status(asset)
+            if for_person
+            else asset.get_status_display(),
             # Every problem so far: the face pre-check's warnings join them in the worker, so
             # they first appear here, while the file is on its way upstream.
-            "problems": asset.warnings,
-            "asset_uri": asset.asset_uri,
+            "problems": person_words.problems(asset) if for_person else asset.warnings,
+            "asset_uri": "" if for_person else asset.asset_uri,
             "error": error,
             "terminal": asset.is_terminal,
         }
@@ -268,8 +287,53 @@ def person_upload(request: HttpRequest, token: str) -> HttpResponse:
         uploader = services.Uploader(person_id=group.person_id)
         return _receive(request, group, uploader, back, consent_id=own[0].pk)
     context = _page_context(group, back, own)
-    context.update({"token": token, "studio": settings.STUDIO_NAME})
+    sent = held_or_refused(group.assets.filter(uploaded_by_person=True)).order_by("-created_at")
+    for asset in sent:
+        asset.person_status = person_words.status(asset)  # type: ignore[attr-defined]
+        asset.person_problems = person_words.problems(asset)  # type: ignore[attr-defined]
+        asset.person_refusal = person_words.refusal(asset)  # type: ignore[attr-defined]
+    context.update(
+        {
+            "token": token,
+            "studio": settings.STUDIO_NAME,
+            "assets": sent[:200],
+            # Their consent through this link is gone: the page says why, with no uploader.
+            "withdrawn": None
+            if own
+            else session.consents.filter(withdrawn_at__isnull=False)
+            .order_by("-withdrawn_at")
+            .first(),
+            "ended": not own,
+        }
+    )
     return render_person(request, "assets/person_upload.html", context)
+
+
+def held_or_refused(assets: QuerySet[Asset]) -> QuerySet[Asset]:
+    """Everything sent, less the refused attempts the person dismissed."""
+    return assets.exclude(DISMISSED)
+
+
+@require_POST
+@person_page
+def person_asset_dismiss(request: HttpRequest, token: str, pk: int) -> HttpResponse:
+    """A refused attempt leaves the person's list. It was never held; the dismissal goes through
+    the one deletion path, so the ledger has it too."""
+    found = _person_group(request, token)
+    if isinstance(found, HttpResponse):
+        return found
+    group, _session = found
+    asset = get_object_or_404(
+        Asset.objects.select_related("group__account"),
+        pk=pk,
+        group=group,
+        uploaded_by_person=True,
+        status=Asset.Status.REJECTED,
+    )
+    services.delete_asset(
+        asset=asset, actor=Actor.person(group.person_id), reason="dismissed by the person"
+    )
+    return redirect("person_assets:upload", token)
 
 
 @require_GET
@@ -278,7 +342,8 @@ def person_asset_status(request: HttpRequest, token: str, pk: int) -> HttpRespon
     found = _person_group(request, token)
     if isinstance(found, HttpResponse):
         return found
-    return _status_json(get_object_or_404(Asset, pk=pk, group=found[0]))
+    _activate_language(request, found[0].person.language)
+    return _status_json(get_object_or_404(Asset, pk=pk, group=found[0]), for_person=True)
 
 
 @require_GET

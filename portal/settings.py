@@ -5,6 +5,7 @@ Development needs no configuration at all. Production differs only by environmen
 
 import json
 import os
+import re
 from datetime import timedelta
 
 import dj_database_url
@@ -324,7 +325,7 @@ if not DEBUG:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # /healthz, /readyz and /metrics are probed over plain HTTP from inside the container network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
-SECURE_CSP = {
+SECURE_CSP: dict[str, list[str]] = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF],
@@ -433,8 +434,17 @@ CELERY_BEAT_SCHEDULE["expire-sessions"] = {
     "task": "verification.tasks.expire_sessions",
     "schedule": timedelta(minutes=5),
 }
-# The studio's name as people see it in invitations and on their pages.
+# The studio as people see it in invitations and on their pages: its name, its logo (an https URL,
+# or a path under the portal such as /static/…; none by default) and its accent colour (#rrggbb).
 STUDIO_NAME = env.text("STUDIO_NAME", "The studio")
+STUDIO_LOGO_URL = env.text("STUDIO_LOGO_URL", "")
+STUDIO_ACCENT_COLOR = env.text("STUDIO_ACCENT_COLOR", "#2a5bd7")
+if not re.fullmatch(r"#[0-9a-fA-F]{6}", STUDIO_ACCENT_COLOR):
+    raise ValueError(f"STUDIO_ACCENT_COLOR must look like #2a5bd7, not {STUDIO_ACCENT_COLOR!r}")
+if STUDIO_LOGO_URL and not re.match(r"(https://|/)", STUDIO_LOGO_URL):
+    raise ValueError("STUDIO_LOGO_URL must be an https:// address or a path starting with /")
+if STUDIO_LOGO_URL.startswith("https://"):  # the person's pages may load it, and only it
+    SECURE_CSP["img-src"].append(STUDIO_LOGO_URL)
 
 # --- Asset intake ---------------------------------------------------------------------------------
 # How files reach the upstream: "url" (it downloads a signed, expiring portal URL; needs

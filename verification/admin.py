@@ -66,7 +66,8 @@ class ConsentInline(ReadOnlyAdminMixin, admin.TabularInline):
 class AuthorizingPersonAdmin(ExportPermissionMixin, admin.ModelAdmin):
     list_display = ["full_name", "email", "phone", "language", "created_at", "last_interaction_at"]
     list_filter = ["language"]
-    search_fields = ["full_name", "email", "phone"]
+    # An upstream group id finds its person, as staff copy it from a session page.
+    search_fields = ["full_name", "email", "phone", "=groups__upstream_id"]
     date_hierarchy = "created_at"
     show_full_result_count = False
     readonly_fields = ["created_by", "created_at", "updated_at", "last_interaction_at", "timeline"]

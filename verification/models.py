@@ -35,7 +35,12 @@ class AuthorizingPerson(models.Model):
 
     full_name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=16, blank=True, help_text="E.164, e.g. +14155550123")
+    phone = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="In international form: a plus sign, the country code, then the number, "
+        "e.g. +14155550123.",
+    )
     language = models.CharField(max_length=8, choices=Language.choices, default=Language.EN)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -46,7 +51,8 @@ class AuthorizingPerson(models.Model):
 
     class Meta:
         ordering = ["full_name", "pk"]
-        verbose_name = "authorizing person"
+        # What every staff page calls them.
+        verbose_name = "person"
 
     def __str__(self) -> str:
         return self.full_name
@@ -61,8 +67,9 @@ class Project(models.Model):
     )
     is_active = models.BooleanField(
         default=True,
-        help_text="Untick when the project is done: its persons' media is destroyed "
-        "RETENTION_PROJECT_CLOSED_DAYS later, unless another project of theirs is open.",
+        help_text="Untick when the project is done: its persons' media is destroyed after the "
+        "days set for closed projects (30 unless the operator changed it), unless another "
+        "project of theirs is still open.",
     )
     closed_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the project was last closed."

@@ -39,6 +39,7 @@ person_patterns = (
         path("p/<slug:token>/receipt.pdf", person.receipt, {"fmt": "pdf"}, name="receipt_pdf"),
         path("verified/<slug:ref>/", person.callback, name="callback"),
         path("verified/<slug:ref>/retry/", person.retry, name="retry"),
+        path("studio.css", person.studio_style, name="studio_style"),
     ],
     "person",
 )

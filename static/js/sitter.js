@@ -8,3 +8,12 @@ document.addEventListener("click", (event) => {
     setTimeout(() => { button.textContent = label; }, 1500);
   });
 });
+
+// A form that came back with mistakes: bring its summary into view and read it out (role=alert
+// alone is not announced on page load by every screen reader; focus is).
+document.addEventListener("DOMContentLoaded", () => {
+  const summary = document.querySelector("[data-error-summary]");
+  if (!summary) return;
+  summary.scrollIntoView({ block: "center" });
+  summary.focus();
+});

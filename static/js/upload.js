@@ -189,8 +189,9 @@
       item.progress.hidden = true;
       item.retry = button(t("retry"), "retry", () => enqueue(item));
       item.dismiss = button(t("dismiss"), "dismiss link", () => dismiss(item));
-      item.actions.append(item.retry, item.dismiss);
-      for (const control of [item.retry, item.dismiss]) control.setAttribute("aria-describedby", name.id);
+      item.cancel = button(t("cancel"), "cancel link", () => cancel(item));
+      item.actions.append(item.retry, item.cancel, item.dismiss);
+      for (const control of [item.retry, item.cancel, item.dismiss]) control.setAttribute("aria-describedby", name.id);
       body.append(head, item.verdict, item.progress, item.status, item.problems, item.error, item.result, item.actions);
       card.append(box, body);
       list.append(card);
@@ -198,16 +199,70 @@
       return item;
     }
 
+    // The page's own list of files (the staff group page's table) follows the cards: it is
+    // fetched again when a card's server status changes, so both always show the server's state.
+    let refreshTimer = null;
+    function refreshFileList() {
+      const table = document.getElementById("asset-list");
+      if (!table || !window.htmx || !table.getAttribute("hx-get")) return;
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(() => {
+        const current = document.getElementById("asset-list");
+        if (current) window.htmx.ajax("GET", current.getAttribute("hx-get"), { target: current, swap: "outerHTML" });
+      }, 250);
+    }
+
     function setStatus(item, status, label) {
       item.card.dataset.status = status;
       item.status.textContent = label;
-      item.retry.hidden = status !== "error";
+      item.retry.hidden = !["error", "cancelled"].includes(status);
+      // Until its last byte is sent a file can be stopped; after that the server has it.
+      item.cancel.hidden = !(status === "queued" || (status === "uploading" && !item.sent));
       // Only cards of files the upstream won't hold; dismissing an uploaded one would look like deleting it.
       item.dismiss.hidden = !["refused", "error", "rejected", "failed"].includes(status);
       if (label !== item.lastLabel) {
         item.lastLabel = label;
         announcer.textContent = `${item.file.name}: ${label}`;
       }
+    }
+
+    // Stops a file waiting or on its way; it is not sent, and can be sent again with Retry.
+    function cancel(item) {
+      const index = queue.indexOf(item);
+      if (index >= 0) queue.splice(index, 1);
+      item.cancelled = true;
+      if (item.xhr) item.xhr.abort();
+      forget(item);
+      setStatus(item, "cancelled", t("cancelled"));
+    }
+
+    // The overall line for the files sent together: how many are through, and how far in bytes.
+    const batch = new Map(); // item -> bytes sent so far
+    const batchLine = root.querySelector("[data-batch]");
+    function track(item, loaded) {
+      batch.set(item, Math.min(loaded, item.file.size));
+      showBatch();
+    }
+    function forget(item) {
+      batch.delete(item);
+      showBatch();
+    }
+    function showBatch() {
+      if (!batchLine) return;
+      const items = [...batch.keys()];
+      if (items.length < 2 || items.every((item) => item.sent)) {
+        batchLine.hidden = true;
+        if (!running && !queue.length) batch.clear();
+        return;
+      }
+      const total = items.reduce((sum, item) => sum + item.file.size, 0) || 1;
+      const loaded = [...batch.values()].reduce((sum, bytes) => sum + bytes, 0);
+      batchLine.hidden = false;
+      batchLine.textContent = t("batch", {
+        done: items.filter((item) => item.sent).length,
+        total: items.length,
+        percent: Math.floor((loaded / total) * 100),
+      });
     }
 
     function dismiss(item) {
@@ -253,8 +308,11 @@
 
     function enqueue(item) {
       item.error.replaceChildren();
+      item.cancelled = false;
+      item.sent = false;
       setStatus(item, "queued", t("queued"));
       queue.push(item);
+      track(item, 0);
       pump();
     }
 
@@ -268,6 +326,7 @@
       item.progress.hidden = false;
       item.progress.value = 0;
       const xhr = new XMLHttpRequest();
+      item.xhr = xhr;
       xhr.open("POST", uploadUrl);
       xhr.setRequestHeader("Accept", "application/json");
       xhr.setRequestHeader("X-CSRFToken", csrf);
@@ -276,18 +335,23 @@
         const percent = Math.floor((event.loaded / event.total) * 100);
         item.progress.value = percent;
         item.status.textContent = t("sending", { percent });
+        track(item, event.loaded);
       });
       xhr.upload.addEventListener("load", () => {
         item.progress.value = 100;
+        item.sent = true;
+        track(item, item.file.size);
         setStatus(item, "uploading", t("checking"));
       });
       xhr.addEventListener("load", () => answered(item, xhr.status, parse(xhr.responseText)));
       for (const name of ["error", "abort", "timeout"]) {
-        xhr.addEventListener(name, () => failed(item, t("interrupted"), true));
+        xhr.addEventListener(name, () => { if (!item.cancelled) failed(item, t("interrupted"), true); });
       }
       xhr.addEventListener("loadend", () => {
         running -= 1;
+        item.xhr = null;
         item.progress.hidden = true;
+        showBatch();
         pump();
       });
       const body = new FormData();
@@ -325,6 +389,7 @@
     // Shows an asset as the server describes it (upload answer or status answer) and keeps
     // following it until it settles.
     function show(item, asset) {
+      if (asset.status !== item.card.dataset.status) refreshFileList();
       setStatus(item, asset.status, asset.status_label || asset.status);
       if (Array.isArray(asset.problems)) {
         item.problems.replaceChildren(...asset.problems.map((problem) =>

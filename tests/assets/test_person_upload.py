@@ -47,7 +47,8 @@ def test_the_person_sees_the_face_check_advice_once_it_ran(phone, person_link, m
     body = response.json()["assets"][0]
     asset_services.forward(asset_id=body["id"])
     assert [p["code"] for p in phone.get(body["status_url"]).json()["problems"]] == ["no_face"]
-    assert "No face was found" in phone.get(f"{person_link}upload/").content.decode()
+    # In the person's words (the check's own message is for staff).
+    assert "We could not find a face" in phone.get(f"{person_link}upload/").content.decode()
 
 
 def test_a_person_cannot_read_another_groups_asset(phone, person_link, media, verified_group):

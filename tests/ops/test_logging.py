@@ -7,6 +7,7 @@ import runpy
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from gunicorn.config import Config
@@ -135,7 +136,7 @@ def test_djangos_own_unredacted_handlers_are_replaced():
 # --- Idle sweeps ------------------------------------------------------------------------------
 
 
-def _celery_record(name: str, msg: str, args: object) -> logging.LogRecord:
+def _celery_record(name: str, msg: str, args: Any) -> logging.LogRecord:
     record = logging.LogRecord(name, logging.INFO, __file__, 1, msg, None, None)
     record.args = args  # as Celery passes them: a dict, or a tuple for beat
     return record

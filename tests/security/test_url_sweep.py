@@ -86,6 +86,7 @@ ACCESS: dict[str, Access] = {
     "person:receipt_pdf": Access.LINK,
     "person:callback": Access.CALLBACK,
     "person:retry": Access.CALLBACK_BROWSER,
+    "person:studio_style": Access.PUBLIC,
     "assets:group": Access.STAFF,
     "assets:group_assets": Access.STAFF,
     "assets:upload": Access.STAFF,
@@ -93,6 +94,7 @@ ACCESS: dict[str, Access] = {
     "assets:asset_delete": Access.STAFF,
     "person_assets:upload": Access.LINK,
     "person_assets:asset_status": Access.LINK_OBJECT,
+    "person_assets:asset_dismiss": Access.LINK_OBJECT,
     "fetch:fetch": Access.SIGNED,
     # The public API (integrations/api): its schema is public, its docs page for staff.
     "api-v1:openapi-json": Access.PUBLIC,
@@ -281,8 +283,10 @@ def test_staff_pages_refuse_signed_in_non_staff(world, member_client):
     assert not VerificationSession.objects.filter(status="cancelled").exists()
 
 
-def test_staff_pages_open_for_staff_with_the_sweeps_ids(world, staff_client):
+def test_staff_pages_open_for_staff_with_the_sweeps_ids(world, staff_client, settings, tmp_path):
     """The ids the sweep fills in are real: staff get each page (or 405 for POST-only ones)."""
+    settings.DEBUG = True  # the development outbox exists only then
+    settings.OUTBOX_DIR = tmp_path
     wrong = []
     for route in routes(Access.STAFF):
         path = world.path(route)

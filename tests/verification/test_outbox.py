@@ -6,7 +6,6 @@ from email import message_from_bytes
 
 import pytest
 from django.core import mail
-from django.core.mail.backends.console import EmailBackend as ConsoleEmailBackend
 
 from portal.logging import redact
 from tests.journey import LINK
@@ -107,4 +106,16 @@ def test_the_console_backend_output_hides_a_split_token():
     assert token[12:18] not in redact(printed) and "/p/[redacted]" in redact(printed)
     split_prefix = f"http://127.0.0.1:8000/=\np/{token}/"
     assert token[:6] not in redact(split_prefix)
-    assert ConsoleEmailBackend  # the backend whose output this is
+
+
+def test_the_session_page_points_to_the_outbox_in_development(
+    outbox_on, start_by_email, staff_client
+):
+    session, _ = start_by_email()
+    assert b'href="/dev/outbox/"' in staff_client.get(f"/sessions/{session.pk}/").content
+
+
+def test_the_session_page_has_no_outbox_link_in_production(start_by_email, staff_client, settings):
+    settings.DEBUG = False
+    session, _ = start_by_email()
+    assert b"/dev/outbox/" not in staff_client.get(f"/sessions/{session.pk}/").content

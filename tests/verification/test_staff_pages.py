@@ -107,7 +107,7 @@ def test_the_status_fragment_stops_htmx_polling_once_the_session_is_over(
         person=person, account=account, project=project, consent_text=consent_text, channel="email"
     )
     live = staff_client.get(f"/sessions/{session.pk}/status/", headers={"HX-Request": "true"})
-    assert live.status_code == 200 and b'hx-trigger="every 2s"' in live.content
+    assert live.status_code == 200 and b'hx-trigger="every 500ms"' in live.content
     session.move("created", "verified")
     done = staff_client.get(f"/sessions/{session.pk}/status/", headers={"HX-Request": "true"})
     assert done.status_code == 286

@@ -32,6 +32,7 @@ PERSON_FACING = (
     "verification/views/person.py",
     "verification/liveness.py",
     "assets/views.py",
+    "assets/person_words.py",
 )
 # Keywords as `makemessages` passes them to xgettext.
 XGETTEXT_KEYWORDS = [

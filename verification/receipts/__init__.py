@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -58,6 +59,17 @@ MEDIA_DESCRIPTIONS = {"image": "face images", "video": "video", "audio": "voice 
 
 
 # --- JSON ----------------------------------------------------------------------------------------
+
+
+# A refused attempt the person dismissed: deleted, never sent on, with the refusal kept.
+DISMISSED = Q(
+    status=Asset.Status.DELETED, forwarded_at__isnull=True, upstream_id="", error_message__gt=""
+)
+
+
+def held(assets: QuerySet[Asset]) -> QuerySet[Asset]:
+    """Files the studio took in, less the attempts refused at intake (and those dismissed)."""
+    return assets.exclude(status=Asset.Status.REJECTED).exclude(DISMISSED)
 
 
 def receipt_id(consent: Consent) -> str:
@@ -137,7 +149,7 @@ def build_receipt(consent: Consent) -> dict[str, Any]:
                 "upstream_id": asset.upstream_id,
                 "added_at": _instant(asset.created_at),
             }
-            for asset in Asset.objects.filter(consent=consent).order_by("created_at", "pk")
+            for asset in held(Asset.objects.filter(consent=consent)).order_by("created_at", "pk")
         ],
         "withdrawal": {
             "withdrawn": consent.withdrawn_at is not None,

@@ -15,7 +15,7 @@ from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from assets import uploads
+from assets import person_words, uploads
 from assets.models import Asset
 from ledger.services import Actor
 from portal import throttle
@@ -25,6 +25,7 @@ from upstream.errors import UpstreamError
 from verification import limits, liveness, services, withdrawal
 from verification.forms import ConsentForm
 from verification.models import Consent, Invitation, Language, LivenessAttempt, VerificationSession
+from verification.receipts import held
 
 # The verification sessions this browser opened through a valid link, in a signed cookie: lets the
 # callback page offer "try again" without keeping the link token, and without writing a session
@@ -32,6 +33,10 @@ from verification.models import Consent, Invitation, Language, LivenessAttempt, 
 OPENED_COOKIE = "sitter_opened"
 OPENED_COOKIE_SALT = "verification.person.opened"
 OPENED_REMEMBERED = 20
+# The link this browser opened last, sent only to the callback pages (its path), so that the
+# success page can lead back to the person's own page without the upstream carrying the token.
+LINK_COOKIE = "sitter_link"
+LINK_COOKIE_SALT = "verification.person.link"
 # The language a person chose on any of their pages, for the rest of the visit (a browser session).
 LANGUAGE_COOKIE = "sitter_lang"
 MOBILE_HINTS = ("Mobi", "Android", "iPhone", "iPad")
@@ -77,6 +82,8 @@ def render_person(
     upstream token), so none may be missing."""
     full: dict[str, Any] = {
         "studio": settings.STUDIO_NAME,
+        "studio_logo": settings.STUDIO_LOGO_URL,
+        "step": "",
         "languages": Language.choices,
         "token": "",
         "error": "",
@@ -212,15 +219,28 @@ def _link_page(
         # Drawn only where shown: it is most of a phone's page time otherwise.
         "qr": qr_svg(services.person_link_url(token)) if on_desktop else "",
         "media_kinds": [label for value, label in _kind_labels() if value in session.media_kinds],
-        # Consent moves the session on: a session still awaiting it has none to look up.
-        "consent": None
+    }
+    # Consent moves the session on: a session still awaiting it has none (and no files) to show.
+    consent = (
+        None
         if session.status in VerificationSession.AWAITING_CONSENT
-        else session.consents.order_by("-signed_at").first(),
-        "assets": Asset.objects.filter(group__session=session).order_by("-created_at")[:100],
+        else session.consents.order_by("-signed_at").first()
+    )
+    held_here = held(Asset.objects.filter(group__session=session)).order_by("-created_at")
+    context |= {
+        "consent": consent,
+        "assets": [(a, person_words.status(a)) for a in held_here[:100]] if consent else [],
+        "step": _step(session),
         "signed_in_staff": _signed_in(request),
         "code_sent": getattr(session, "consent_code", None) if session.awaits_code else None,
     }
     return render_person(request, "person/link.html", context, status=status)
+
+
+def _step(session: VerificationSession) -> str:
+    if session.status in VerificationSession.AWAITING_CONSENT:
+        return "consent"
+    return "done" if session.status == VerificationSession.Status.VERIFIED else "verify"
 
 
 def _kind_labels() -> list[tuple[str, str]]:
@@ -244,7 +264,31 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
     # in their own browser is not the person opening it.
     if not _signed_in(request):
         services.note_link_opened(invitation=resolved, request=request)
-    return _remember_browser(request, _link_page(request, resolved, token), resolved.session)
+    response = _remember_browser(request, _link_page(request, resolved, token), resolved.session)
+    response.set_signed_cookie(
+        LINK_COOKIE,
+        token,
+        salt=LINK_COOKIE_SALT,
+        max_age=settings.SESSION_COOKIE_AGE,
+        path=reverse("person:callback", args=["x"]).rsplit("/", 2)[0] + "/",
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def _page_link(request: HttpRequest, session: VerificationSession) -> str:
+    """The person's own page, when this browser opened a link of `session` that still works."""
+    token = request.get_signed_cookie(
+        LINK_COOKIE, default="", salt=LINK_COOKIE_SALT, max_age=settings.SESSION_COOKIE_AGE
+    )
+    if not token:
+        return ""
+    lookup = services.look_up_link(token)
+    if lookup.problem or lookup.invitation is None or lookup.invitation.session_id != session.pk:
+        return ""
+    return reverse("person:link", args=[token])
 
 
 def _signed_in(request: HttpRequest) -> bool:
@@ -402,6 +446,8 @@ def callback(request: HttpRequest, ref: str) -> HttpResponse:
         "problem": problem,
         "studio": settings.STUDIO_NAME,
         "can_retry": session.pk in _opened_here(request) and session.can_start_liveness,
+        "page_link": _page_link(request, session),
+        "step": "done" if session.status == VerificationSession.Status.VERIFIED else "verify",
     }
     return render_person(request, "person/callback.html", context)
 
@@ -516,3 +562,13 @@ def renew(request: HttpRequest, token: str) -> HttpResponse:
     except services.JourneyError:
         return render_person(request, "person/link_problem.html", {"problem": "closed"}, status=410)
     return render_person(request, "person/link_problem.html", {"problem": "renewed"})
+
+
+@require_GET
+def studio_style(request: HttpRequest) -> HttpResponse:
+    """The studio's accent colour for the person's pages, as a stylesheet: the pages' CSP allows
+    no inline style. The setting is checked to be #rrggbb when settings load."""
+    css = f":root {{ --accent: {settings.STUDIO_ACCENT_COLOR}; }}\n"
+    response = HttpResponse(css, content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    return response

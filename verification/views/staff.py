@@ -1,8 +1,9 @@
 """Staff pages: persons, starting a verification, following a session live."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core import signing
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Max, OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,6 +19,7 @@ from portal.qr import qr_svg
 from verification import services, withdrawal
 from verification.forms import PersonForm, StartSessionForm
 from verification.models import AuthorizingPerson, Consent, Invitation, VerificationSession
+from verification.timeline import timeline as in_words
 
 # htmx stops polling when it receives this status.
 STOP_POLLING = 286
@@ -124,7 +126,9 @@ def _session_context(session: VerificationSession) -> dict[str, object]:
         "session": session,
         "invitations": session.invitations.all()[:20],
         "attempts": session.attempts.all()[:20],
-        "timeline": timeline,
+        "timeline": in_words(timeline, person_name=session.person.full_name),
+        # Development only: where the invitations "sent" can be opened.
+        "outbox_url": reverse("staff:outbox") if settings.DEBUG else "",
     }
 
 
@@ -142,12 +146,32 @@ def session_detail(request: StaffRequest, pk: int) -> HttpResponse:
 
 @staff_permission_required("verification.view_verificationsession")
 def session_status(request: StaffRequest, pk: int) -> HttpResponse:
-    """The live part of the session page; htmx polls it until the session is over."""
+    """The live part of the session page; htmx polls it (every half second) until the session
+    is over. Each poll is a conditional request: while nothing happened (the session's status and
+    its last ledger event are unchanged) it is answered 304 without rendering anything."""
     session = _get_session(pk)
-    response = render(request, "verification/session.html#live", _session_context(session))
-    if session.is_terminal and request.htmx:
-        response.status_code = STOP_POLLING
+    tag = _status_etag(session)
+    if not session.is_terminal and tag in request.headers.get("if-none-match", ""):
+        response = HttpResponse(status=304)
+    else:
+        response = render(request, "verification/session.html#live", _session_context(session))
+        if session.is_terminal and request.htmx:
+            response.status_code = STOP_POLLING
+    response["ETag"] = tag
+    # The browser keeps the fragment and revalidates each poll, so an unchanged one is a 304.
+    response["Cache-Control"] = "private, no-cache"
     return response
+
+
+def _status_etag(session: VerificationSession) -> str:
+    """Changes whenever the live fragment could: every step is a ledger event of the session or
+    of its consent, and staff see it in the timeline."""
+    consents = [str(pk) for pk in session.consents.values_list("pk", flat=True)]
+    last = AuditEvent.objects.filter(
+        Q(subject_type="verification.verificationsession", subject_id=str(session.pk))
+        | Q(subject_type="verification.consent", subject_id__in=consents)
+    ).aggregate(last=Max("seq"))["last"]
+    return f'W/"{session.status}-{last or 0}"'
 
 
 @staff_permission_required("verification.send_link")
