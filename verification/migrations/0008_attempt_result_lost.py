@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0006_roles_and_consent_binding'),
+        ('verification', '0007_roles_and_consent_binding'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0005_consent_receipt_sent_at'),
+        ('verification', '0008_attempt_result_lost'),
     ]
 
     operations = [

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
         ("ledger", "0002_append_only_triggers"),
         ("upstream", "0001_initial"),
         ("portal", "0001_initial"),
-        ('verification', '0006_guard_session_start_claim'),
+        ('verification', '0006_session_start_claim'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
