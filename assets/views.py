@@ -1,6 +1,5 @@
 """Asset pages: a group's assets, the upload endpoint (staff and person), status, the fetch link."""
 
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -12,7 +11,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET
 
-from assets import services, uploads
+from assets import services, storage, uploads
 from assets.media.limits import MediaLimits
 from assets.models import Asset, AssetGroup
 from ledger.services import Actor
@@ -279,11 +278,8 @@ def upstream_fetch(request: HttpRequest, signed: str) -> FileResponse:
     """The stored file (its location metadata removed at intake), for the upstream's download
     only."""
     asset = services.asset_for_fetch(signed)
-    if asset is None or not asset.file:
-        raise Http404
-    path = Path(asset.file.path)
-    if not path.exists():
+    if asset is None or not storage.exists(asset.file.name):
         raise Http404
     return FileResponse(
-        path.open("rb"), content_type=asset.content_type, filename=asset.upstream_name
+        asset.file.open("rb"), content_type=asset.content_type, filename=asset.upstream_name
     )
