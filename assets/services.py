@@ -78,7 +78,16 @@ MIME_TYPES = {
 
 
 class IntakeError(Exception):
-    """The upload cannot be taken at all (no consent, group closed); the text says why."""
+    """The upload cannot be taken at all (no consent, group closed); the text says why, and
+    `status` is the HTTP status to answer with."""
+
+    status = 409
+
+
+class StorageUnavailable(IntakeError):
+    """Media storage could not keep the file (a bucket down or refusing); worth trying later."""
+
+    status = 503
 
 
 # --- Consent and limits ----------------------------------------------------------------------
@@ -299,7 +308,7 @@ def _keep(path: Path) -> str:
         return storage.keep(path)
     except storage.STORAGE_ERRORS as error:
         logger.error("could not keep an upload: %s", error)
-        raise IntakeError(
+        raise StorageUnavailable(
             "The file could not be stored (the media storage did not answer), so nothing was "
             "recorded. Please try again in a few minutes."
         ) from error

@@ -124,7 +124,7 @@ def _receive(
             group=group, upload=upload, uploader=uploader, request=request, consent_id=consent_id
         )
     except services.IntakeError as error:
-        return _refused(request, back, str(error))
+        return _refused(request, back, str(error), error.status)
     if _wants_json(request):
         accepted = asset.status != Asset.Status.REJECTED
         body = {"assets": [_asset_json(asset, request, uploader)]}

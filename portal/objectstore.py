@@ -68,7 +68,7 @@ def storage_options(url: str) -> dict[str, object]:
         "signature_version": "s3v4",
         "access_key": env.optional_secret("AWS_ACCESS_KEY_ID") or None,
         "secret_key": env.optional_secret("AWS_SECRET_ACCESS_KEY") or None,
-        "session_token": env.optional_secret("AWS_SESSION_TOKEN") or None,
+        "security_token": env.optional_secret("AWS_SESSION_TOKEN") or None,
         # Private objects: no ACL is sent, so the bucket's own (private) policy applies.
         "default_acl": None,
         "querystring_auth": True,

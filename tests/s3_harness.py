@@ -43,7 +43,7 @@ class S3Server:
         options = storage_options(
             f"s3://{bucket}/media?endpoint_url={self.url}&region={REGION}&addressing_style=path"
         )
-        options.update(access_key=ACCESS_KEY, secret_key=SECRET_KEY, session_token=None, **extra)
+        options.update(access_key=ACCESS_KEY, secret_key=SECRET_KEY, security_token=None, **extra)
         return {
             **settings_storages,
             "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
