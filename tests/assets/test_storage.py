@@ -4,6 +4,7 @@ server (the `media_storage` fixture), through the same code (assets/storage.py).
 import hashlib
 from io import StringIO
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -140,6 +141,10 @@ def test_the_journey_upload_bucket_presigned_url_active_withdrawal(
         if a["id"] == asset.upstream_id
     ]
     assert [(a["via"], a["sha256"]) for a in sent] == [("url", asset.forwarded_sha256)]
+    # Counted at the simulator: who served the bytes it downloaded.
+    source = urlsplit(url).netloc
+    assert simulator.control("GET", "downloads")["bytes_by_host"] == {source: sent[0]["size"]}
+    assert (source == urlsplit(live_server.url).netloc) is not bool(media_storage)
 
     consent = Consent.objects.get()
     assert withdrawal.withdraw_consent(consent=consent, actor=Actor.person(person.pk))
