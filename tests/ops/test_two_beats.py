@@ -95,7 +95,6 @@ def test_two_beats_sweeping_together_do_each_piece_of_work_once(
     assert len(simulator.requests_for("CreateAsset")) == creates_before + 1
     assert AuditEvent.objects.filter(action="asset.forwarded").count() == 3
     assert (
-        AuditEvent.objects.filter(action="asset.active", subject_id=str(processing.pk)).count()
-        == 1
+        AuditEvent.objects.filter(action="asset.active", subject_id=str(processing.pk)).count() == 1
     )
     assert AuditEvent.objects.filter(action="asset.local_copy_destroyed").count() == 1
