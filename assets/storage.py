@@ -110,19 +110,19 @@ def local_path(file: FieldFile) -> Path:
     one place allowed to ask, so no spool outlives its use)."""
     if not in_bucket():
         return Path(file.path)
-    spools = _spools.get()
+    spools, name = _spools.get(), file.name or ""
     if spools is None:
         raise RuntimeError("local_path of a stored object needs a spools_removed_after scope")
-    if file.name not in spools:
+    if name not in spools:
         spool = new_spool()
-        spools[file.name] = spool
-        with media_storage().open(file.name, "rb") as source, spool.open("wb") as out:
+        spools[name] = spool
+        with media_storage().open(name, "rb") as source, spool.open("wb") as out:
             shutil.copyfileobj(source, out, COPY_CHUNK)
-    return spools[file.name]
+    return spools[name]
 
 
 def presigned_url(
-    name: str,
+    name: str | None,
     *,
     ttl: timedelta,
     filename: str = "",
@@ -138,14 +138,14 @@ def presigned_url(
         safe = "".join(c for c in filename if c.isalnum() or c in "._-") or "download"
         parameters["ResponseContentDisposition"] = f'attachment; filename="{safe}"'
     storage: Any = media_storage()
-    return str(storage.url(name, parameters=parameters, expire=int(ttl.total_seconds())))
+    return str(storage.url(name or "", parameters=parameters, expire=int(ttl.total_seconds())))
 
 
-def exists(name: str) -> bool:
-    return bool(name) and media_storage().exists(name)
+def exists(name: str | None) -> bool:
+    return bool(name) and media_storage().exists(name or "")
 
 
-def delete(name: str) -> None:
+def delete(name: str | None) -> None:
     """Remove the stored file `name`; one already gone counts as removed."""
     if name:
         media_storage().delete(name)

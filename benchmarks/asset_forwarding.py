@@ -208,7 +208,8 @@ def _start_web(
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
                 return server
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Still starting (on a loaded machine the first answer may take over a second).
             time.sleep(0.2)
     server.kill()
     raise RuntimeError(f"gunicorn did not start: {(folder / log).read_text()[-2000:]}")

@@ -135,23 +135,30 @@ def main() -> None:
             assert asset.status == Asset.Status.PROCESSING, asset.error_message
             return uploaded - started, done - uploaded
 
-        growth = {}
+        # Each storage's first upload loads its libraries (boto3 and the S3 service model take
+        # some 40 MB once per process); the growth that counts is an upload's own, measured on
+        # the uploads after it (the web worker has one process, so each lands on the same one).
+        cold, growth = {}, {}
         for name in STORAGES:
             worker = _web_worker_pid(servers[name].pid)
-            _reset_peak_rss(worker)
-            before = _memory_mb(worker, "VmRSS")
-            upload(name)
-            growth[name] = _memory_mb(worker, "VmHWM") - before
+            samples = []
+            for _ in range(4):
+                _reset_peak_rss(worker)
+                before = _memory_mb(worker, "VmRSS")
+                upload(name)
+                samples.append(_memory_mb(worker, "VmHWM") - before)
+            cold[name], growth[name] = samples[0], max(samples[1:])
         print(
-            f"Upload of a {size / 1e6:.1f} MB video, web worker peak RSS growth: "
-            + ", ".join(f"{name} {growth[name]:.1f} MB" for name in STORAGES)
+            f"Upload of a {size / 1e6:.1f} MB video, web worker peak RSS growth (the largest of "
+            "three, after a first that loads the libraries): "
+            + ", ".join(
+                f"{name} {growth[name]:.1f} MB (first {cold[name]:.1f})" for name in STORAGES
+            )
             + " (target < 30)"
         )
 
         for name in STORAGES:
             round_trip(name)  # cold: MediaPipe loads here, the web workers warm up
-        simulator.control("POST", "reset")
-        simulator.control("POST", "credentials", json=simulator.seed)
         uploads: dict[str, list[float]] = {name: [] for name in STORAGES}
         forwards: dict[str, list[float]] = {name: [] for name in STORAGES}
         served: dict[str, dict[str, int]] = {}

@@ -59,6 +59,15 @@ def storage_options(url: str) -> dict[str, object]:
         object_parameters["ServerSideEncryption"] = sse
     if kms_key := query.get("sse_kms_key_id"):
         object_parameters["SSEKMSKeyId"] = kms_key
+    transfer = TransferConfig(
+        multipart_threshold=PART_BYTES,
+        multipart_chunksize=PART_BYTES,
+        max_concurrency=PARTS_AT_ONCE,
+    )
+    # s3transfer reads up to this many parts of a file into memory ahead of sending them (10 by
+    # default: 80 MB for a 45 MB video). boto3's constructor doesn't take it; the attribute is
+    # s3transfer's documented setting.
+    transfer.max_in_memory_upload_chunks = PARTS_AT_ONCE
     return {
         "bucket_name": parts.netloc,
         "location": parts.path.strip("/"),
@@ -75,9 +84,5 @@ def storage_options(url: str) -> dict[str, object]:
         # Names are random ids; a name is never reused, so nothing is looked up before writing.
         "file_overwrite": True,
         "object_parameters": object_parameters,
-        "transfer_config": TransferConfig(
-            multipart_threshold=PART_BYTES,
-            multipart_chunksize=PART_BYTES,
-            max_concurrency=PARTS_AT_ONCE,
-        ),
+        "transfer_config": transfer,
     }

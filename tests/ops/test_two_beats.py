@@ -76,7 +76,7 @@ def test_two_beats_sweeping_together_do_each_piece_of_work_once(
     )
     creates_before = len(simulator.requests_for("CreateAsset"))
 
-    start, failures = threading.Barrier(2), []
+    start, failures = threading.Barrier(2), list[BaseException]()
     beats = [threading.Thread(target=beat, args=(start, failures)) for _ in range(2)]
     with eager_tasks():
         for thread in beats:
