@@ -25,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files import File
@@ -32,8 +33,9 @@ from django.core.files.storage import FileSystemStorage, Storage, default_storag
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
-# What a storage failure raises: the filesystem's, and the bucket's (network, refusal).
-STORAGE_ERRORS: tuple[type[Exception], ...] = (OSError, BotoCoreError, ClientError)
+# What a storage failure raises: the filesystem's, and the bucket's (network, refusal, and a
+# failed multipart upload, which boto3 reports as its own error).
+STORAGE_ERRORS: tuple[type[Exception], ...] = (OSError, Boto3Error, BotoCoreError, ClientError)
 FOLDER = "assets"
 COPY_CHUNK = 1024 * 1024
 

@@ -254,7 +254,7 @@ MEDIA_PRESIGNED_URL_TTL = timedelta(seconds=env.integer("MEDIA_PRESIGNED_URL_SEC
 STORAGES = {
     "default": (
         {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "assets.s3.MediaS3Storage",
             "OPTIONS": objectstore.storage_options(MEDIA_STORAGE_URL),
         }
         if MEDIA_STORAGE_URL

@@ -46,7 +46,7 @@ class S3Server:
         options.update(access_key=ACCESS_KEY, secret_key=SECRET_KEY, security_token=None, **extra)
         return {
             **settings_storages,
-            "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+            "default": {"BACKEND": "assets.s3.MediaS3Storage", "OPTIONS": options},
         }
 
     def keys(self, bucket: str) -> list[str]:
