@@ -189,6 +189,7 @@ class Uploader:
         return Actor.staff(self.user) if self.user else Actor.person(self.person_id or 0)
 
 
+@storage.spools_removed_after
 def receive_upload(
     *,
     group: AssetGroup,

@@ -81,9 +81,12 @@ def keep(spool: Path) -> str:
 
 
 def new_spool() -> Path:
-    """An empty private file in the upload temporary folder, for a copy to work on."""
+    """An empty private file in the upload temporary folder, for a copy to work on; inside a
+    `spools_removed_after` call, removed when it ends (if nothing moved it away before)."""
     handle, name = tempfile.mkstemp(prefix="sitter-spool-", dir=settings.FILE_UPLOAD_TEMP_DIR)
     os.close(handle)  # mkstemp made it 0600; it is reopened by path
+    if (spools := _spools.get()) is not None:
+        spools[f"spool:{name}"] = Path(name)  # removed with the scope, whatever happens
     return Path(name)
 
 

@@ -84,6 +84,19 @@ def test_a_refused_upload_never_reaches_storage(
     assert list(spool_dir.iterdir()) == []
 
 
+def test_a_check_that_crashes_leaves_no_spool_behind(
+    media_storage, settings, staff_client, verified_group, media, spool_dir, monkeypatch
+):
+    def crash(*args, **kwargs):
+        raise RuntimeError("a bug in a checker")
+
+    monkeypatch.setattr(services, "inspect", crash)
+    with pytest.raises(RuntimeError):
+        upload(staff_client, verified_group, media.wav(2.0), "voice.wav")
+    assert list(spool_dir.iterdir()) == []
+    assert stored_names(media_storage, settings) == []
+
+
 @pytest.mark.parametrize("mode", ["inline", "multipart"])
 def test_path_modes_and_the_face_check_read_a_spool_removed_after(
     media_storage, settings, staff_client, verified_group, media, simulator, spool_dir, mode
