@@ -12,7 +12,8 @@ at the upstream (ListAssets by GroupIds) and compares asset by asset. With `fix`
   is marked deleted, with an `asset.gone_upstream` event.
 
 Everything else (statuses that disagree on finished assets, upstream assets the portal never
-made) is reported for a person to decide.
+made) is reported for a person to decide, as are, from `reconcile_storage`, files in media
+storage (MEDIA_ROOT or the bucket) that no asset names, and assets whose file is gone.
 
 Groups: a group is confirmed through the assets the upstream lists in it, or else by
 ListAssetGroups; LivenessFace groups may be missing from that list (CONTRACT.md §1), so a group
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from assets import storage
 from assets.models import Asset, AssetGroup
 from assets.services import refresh_status
 from ledger.services import Actor, record
@@ -224,3 +226,32 @@ def _settle_gone(asset: Asset, difference: Difference, *, listing_empty: bool) -
             )
     difference.fixed = True
     difference.note = "marked deleted here"
+
+
+@dataclass
+class StorageReport:
+    """Stored files and asset rows that don't match: `unowned` files no row names (an upload
+    whose row was never written, or a deletion that stopped halfway), `missing` rows whose file
+    is gone from storage. Reported only: which copy is right is for a person to decide."""
+
+    unowned: list[str] = field(default_factory=list)
+    missing: list[tuple[int, str]] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def unresolved(self) -> int:
+        return len(self.unowned) + len(self.missing) + (1 if self.error else 0)
+
+
+def reconcile_storage() -> StorageReport:
+    """Compare the files kept in media storage (MEDIA_ROOT or the bucket) with the asset rows."""
+    report = StorageReport()
+    try:
+        stored = set(storage.stored_names())
+    except storage.STORAGE_ERRORS as error:
+        report.error = f"could not list media storage: {error}"
+        return report
+    named = dict(Asset.objects.exclude(file="").order_by("pk").values_list("file", "pk"))
+    report.unowned = sorted(stored - named.keys())
+    report.missing = sorted((pk, name) for name, pk in named.items() if name not in stored)
+    return report

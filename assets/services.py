@@ -29,6 +29,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from assets import storage
 from assets.media.checks import inspect
 from assets.media.facts import MediaError, MediaFacts, Problem, ProblemCode
 from assets.media.limits import MediaLimits
@@ -77,7 +78,16 @@ MIME_TYPES = {
 
 
 class IntakeError(Exception):
-    """The upload cannot be taken at all (no consent, group closed); the text says why."""
+    """The upload cannot be taken at all (no consent, group closed); the text says why, and
+    `status` is the HTTP status to answer with."""
+
+    status = 409
+
+
+class StorageUnavailable(IntakeError):
+    """Media storage could not keep the file (a bucket down or refusing); worth trying later."""
+
+    status = 503
 
 
 # --- Consent and limits ----------------------------------------------------------------------
@@ -179,6 +189,7 @@ class Uploader:
         return Actor.staff(self.user) if self.user else Actor.person(self.person_id or 0)
 
 
+@storage.spools_removed_after
 def receive_upload(
     *,
     group: AssetGroup,
@@ -212,7 +223,7 @@ def receive_upload(
             "can be uploaded under it. Reload the page to see the projects that still hold."
         )
     display_name = PurePath((upload.name or "upload").replace("\\", "/")).name[:255] or "upload"
-    path, sha256, size = _store(upload)
+    path, sha256, size = _spool(upload)
     inspection = inspect(path, original_name=display_name, limits=MediaLimits.from_settings())
     facts = inspection.facts
     problems = list(inspection.problems)
@@ -244,6 +255,8 @@ def receive_upload(
             )
             accepted = False
     errors = [p for p in problems if p.severity == "error"]
+    # Kept (moved into MEDIA_ROOT, or uploaded to the bucket) only once checked and stripped.
+    stored_name = _keep(path) if accepted else ""
     with transaction.atomic():
         asset = Asset.objects.create(
             group=group,
@@ -255,7 +268,7 @@ def receive_upload(
             sha256=sha256,
             forwarded_sha256=forwarded_sha256,
             content_type=facts.mime if facts else "",
-            file=str(path.relative_to(settings.MEDIA_ROOT)) if accepted else "",
+            file=stored_name,
             facts=facts.as_dict() if facts else {},
             warnings=[p.as_dict() for p in problems],
             error_message=" ".join(p.message for p in errors),
@@ -291,14 +304,22 @@ def receive_upload(
     return asset
 
 
-def _store(upload: UploadedFile) -> tuple[Path, str, int]:
-    """Keep the upload in MEDIA_ROOT; returns its path, SHA-256 and size. A file the upload handler
-    already spooled to disk and hashed (`assets.uploads`) is moved, never read again; any other is
-    written out and hashed in the same pass."""
-    today = timezone.now()
-    folder = Path(settings.MEDIA_ROOT) / "assets" / f"{today:%Y}" / f"{today:%m}"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / uuid.uuid4().hex
+def _keep(path: Path) -> str:
+    try:
+        return storage.keep(path)
+    except storage.STORAGE_ERRORS as error:
+        logger.error("could not keep an upload: %s", error)
+        raise StorageUnavailable(
+            "The file could not be stored (the media storage did not answer), so nothing was "
+            "recorded. Please try again in a few minutes."
+        ) from error
+
+
+def _spool(upload: UploadedFile) -> tuple[Path, str, int]:
+    """The upload as a local file to check and strip before it is kept; returns its path, SHA-256
+    and size. A file the upload handler already spooled to disk and hashed (`assets.uploads`) is
+    moved, never read again; any other is written out and hashed in the same pass."""
+    path = storage.new_spool()
     if isinstance(upload, HashedUpload):
         # Move before closing: closing deletes Django's temporary file.
         shutil.move(upload.temporary_file_path(), path)
@@ -334,6 +355,7 @@ class ForwardLater(Exception):
         self.delay = delay
 
 
+@storage.spools_removed_after
 def forward(*, asset_id: int) -> None:
     """Send one validated asset upstream, exactly once, even when run twice or after a crash.
 
@@ -428,7 +450,7 @@ def _instead_of_inline(asset: Asset, client: UpstreamClient) -> MultipartSource 
     (it needs no public address, which is why inline was chosen), else by URL."""
     if client.supports_multipart:
         return MultipartSource(
-            path=Path(asset.file.path),
+            path=storage.local_path(asset.file),
             content_type=asset.content_type,
             filename=asset.upstream_name,
         )
@@ -449,7 +471,7 @@ def _check_picture(asset: Asset) -> bool:
     from assets.media.face import FaceRules, face_warnings  # numpy and MediaPipe: workers only
     from assets.media.pixels import decoded_picture
 
-    path, facts = Path(asset.file.path), MediaFacts.from_dict(asset.facts)
+    path, facts = storage.local_path(asset.file), MediaFacts.from_dict(asset.facts)
     try:
         picture = decoded_picture(path, facts, FaceRules().detect_side_px)
     except MediaError as error:
@@ -531,10 +553,10 @@ def _source_for(asset: Asset) -> UrlSource | InlineSource | MultipartSource:
     """The stored copy, as the upstream gets it (its location metadata went at intake)."""
     mode = settings.ASSET_FORWARDING_MODE
     if mode == "inline":
-        return InlineSource(path=Path(asset.file.path), content_type=asset.content_type)
+        return InlineSource(path=storage.local_path(asset.file), content_type=asset.content_type)
     if mode == "multipart":
         return MultipartSource(
-            path=Path(asset.file.path),
+            path=storage.local_path(asset.file),
             content_type=asset.content_type,
             filename=asset.upstream_name,
         )
@@ -542,6 +564,12 @@ def _source_for(asset: Asset) -> UrlSource | InlineSource | MultipartSource:
 
 
 def fetch_url(asset: Asset) -> str:
+    """Where the upstream downloads the file: straight from the bucket by a short presigned URL
+    when media is in object storage, else the portal's signed URL (`upstream_fetch`)."""
+    if storage.in_bucket():
+        return storage.presigned_url(
+            asset.file.name, ttl=settings.MEDIA_PRESIGNED_URL_TTL, content_type=asset.content_type
+        )
     token = signing.dumps({"asset": asset.pk, "name": asset.upstream_name}, salt=FETCH_SALT)
     return settings.PUBLIC_BASE_URL + reverse("fetch:fetch", args=[token])
 
@@ -767,7 +795,8 @@ def delete_asset(*, asset: Asset, actor: Actor, reason: str) -> None:
 
 
 def destroy_local_copies(asset: Asset) -> None:
-    """The stored file (the one copy kept here); the row and its SHA-256s stay."""
+    """The stored file (the one copy kept here, on disk or in the bucket); the row and its
+    SHA-256s stay."""
     if asset.file:
-        Path(asset.file.path).unlink(missing_ok=True)
+        storage.delete(asset.file.name)
         Asset.objects.filter(pk=asset.pk).update(file="")

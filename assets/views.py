@@ -1,6 +1,5 @@
 """Asset pages: a group's assets, the upload endpoint (staff and person), status, the fetch link."""
 
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +12,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from assets import person_words, services, uploads
+from assets import person_words, services, storage, uploads
 from assets.media.limits import MediaLimits
 from assets.media.sniff import display_name
 from assets.models import Asset, AssetGroup
@@ -142,7 +141,7 @@ def _receive(
             group=group, upload=upload, uploader=uploader, request=request, consent_id=consent_id
         )
     except services.IntakeError as error:
-        return _refused(request, back, str(error))
+        return _refused(request, back, str(error), error.status)
     if _wants_json(request):
         accepted = asset.status != Asset.Status.REJECTED
         body = {"assets": [_asset_json(asset, request, uploader)]}
@@ -351,11 +350,8 @@ def upstream_fetch(request: HttpRequest, signed: str) -> FileResponse:
     """The stored file (its location metadata removed at intake), for the upstream's download
     only."""
     asset = services.asset_for_fetch(signed)
-    if asset is None or not asset.file:
-        raise Http404
-    path = Path(asset.file.path)
-    if not path.exists():
+    if asset is None or not storage.exists(asset.file.name):
         raise Http404
     return FileResponse(
-        path.open("rb"), content_type=asset.content_type, filename=asset.upstream_name
+        asset.file.open("rb"), content_type=asset.content_type, filename=asset.upstream_name
     )

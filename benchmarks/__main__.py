@@ -9,6 +9,7 @@ import sys
 BENCHMARKS = {
     "verification_sweep": ["--sessions", "10000"],
     "asset_forwarding": ["--runs", "5"],
+    "object_storage": ["--runs", "5"],
     "media_validation": [],
     "ledger": ["--events", "200000"],
     "clearance": ["--seconds", "20"],

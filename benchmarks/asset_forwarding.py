@@ -178,7 +178,9 @@ def main() -> None:
     shutil.rmtree(folder)
 
 
-def _start_web(folder: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_web(
+    folder: Path, port: int, extra: dict[str, str] | None = None, log: str = "web.log"
+) -> subprocess.Popen[bytes]:
     environment = {
         **os.environ,
         "SITTER_VAR_DIR": str(folder),
@@ -186,6 +188,7 @@ def _start_web(folder: Path, port: int) -> subprocess.Popen[bytes]:
         "WEB_CONCURRENCY": "1",
         "STATIC_ROOT": str(folder / "static"),
         "MEDIA_ROOT": str(folder / "media"),
+        **(extra or {}),
     }
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
@@ -198,17 +201,18 @@ def _start_web(folder: Path, port: int) -> subprocess.Popen[bytes]:
         cwd=ROOT,
         env={**environment, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
         stdout=subprocess.DEVNULL,
-        stderr=(folder / "web.log").open("wb"),
+        stderr=(folder / log).open("wb"),
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
                 return server
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Still starting (on a loaded machine the first answer may take over a second).
             time.sleep(0.2)
     server.kill()
-    raise RuntimeError(f"gunicorn did not start: {(folder / 'web.log').read_text()[-2000:]}")
+    raise RuntimeError(f"gunicorn did not start: {(folder / log).read_text()[-2000:]}")
 
 
 def _signed_in(base: str) -> requests.Session:

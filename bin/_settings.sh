@@ -34,6 +34,8 @@ values = {
     "DB_PASSWORD": db.get("PASSWORD") or "",
     "DB_SSLMODE": (db.get("OPTIONS") or {}).get("sslmode", ""),
     "MEDIA_DIR": settings.MEDIA_ROOT,
+    # Media kept in a bucket (MEDIA_STORAGE_URL) is backed up beside this: docs/backup.md.
+    "MEDIA_IN_BUCKET": "yes" if settings.MEDIA_STORAGE_URL else "",
     "DEFAULT_BACKUP_DIR": VAR_DIR / "backups",
 }
 for name, value in values.items():

@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from portal import env
+from portal import env, objectstore
 from portal.env import BASE_DIR, VAR_DIR
 
 DEBUG = env.flag("DEBUG")
@@ -249,8 +249,20 @@ STATIC_ROOT = env.text("STATIC_ROOT", str(VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.text("MEDIA_ROOT", str(VAR_DIR / "media"))
 MEDIA_URL = "/media-not-served/"  # media is never served directly; see assets.views
+# Uploaded media: under MEDIA_ROOT, or in the S3-compatible bucket MEDIA_STORAGE_URL names
+# (portal/objectstore.py; docs/configuration.md). Every web and worker host then shares it.
+MEDIA_STORAGE_URL = env.text("MEDIA_STORAGE_URL").strip()
+# How long a presigned GET URL for one object holds: the upstream's download in `url` mode.
+MEDIA_PRESIGNED_URL_TTL = timedelta(seconds=env.integer("MEDIA_PRESIGNED_URL_SECONDS", 600))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": (
+        {
+            "BACKEND": "assets.s3.MediaS3Storage",
+            "OPTIONS": objectstore.storage_options(MEDIA_STORAGE_URL),
+        }
+        if MEDIA_STORAGE_URL
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -263,6 +275,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # --- Email ----------------------------------------------------------------------------------------
 # Development logs mail and keeps it in the outbox (verification/outbox.py: the staff page

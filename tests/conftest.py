@@ -223,3 +223,27 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 API server on a free port of 127.0.0.1, for the session."""
+    from tests.s3_harness import MOTO_AVAILABLE, start_s3_server, stop_s3_server
+
+    if not MOTO_AVAILABLE:
+        pytest.skip("moto is not installed (the dev dependency group has it)")
+    server = start_s3_server()
+    yield server
+    stop_s3_server(server)
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def media_storage(request, settings):
+    """Runs the test with media under MEDIA_ROOT, then in a fresh bucket on the S3 server.
+    Returns the bucket's name, or "" for the filesystem."""
+    if request.param == "filesystem":
+        return ""
+    server = request.getfixturevalue("s3_server")
+    bucket = server.new_bucket()
+    settings.STORAGES = server.storages(settings.STORAGES, bucket)
+    return bucket

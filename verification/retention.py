@@ -2,7 +2,7 @@
 
 Local copies. The portal keeps an uploaded file only while the upstream needs it.
 `RETENTION_LOCAL_MEDIA_DAYS` after an asset reached Active or Failed (`completed_at`), the original
-upload and any forward copy left under MEDIA_ROOT are deleted. The Asset row (name, size, SHA-256,
+upload and any forward copy left in media storage are deleted. The Asset row (name, size, SHA-256,
 upstream id) stays as evidence, and the ledger records `asset.local_copy_destroyed`.
 
 Persons. A person's retention deadline is the earliest of:
@@ -50,6 +50,7 @@ from django.db.models import (
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from assets import storage
 from assets.models import Asset
 from ledger.services import Actor, record
 from upstream.errors import UpstreamError
@@ -260,15 +261,16 @@ def apply(*, now: datetime | None = None, dry_run: bool = False) -> Report:
 
 
 def destroy_local_copy(*, asset: Asset, dry_run: bool = False) -> LocalCopyOutcome:
-    """Delete the asset's files under MEDIA_ROOT; the row and its SHA-256 stay as evidence."""
+    """Delete the asset's stored file (under MEDIA_ROOT or in the bucket); the row and its SHA-256
+    stay as evidence."""
     outcome = LocalCopyOutcome(asset.pk, asset.group.person_id, asset.completed_at)
     if dry_run:
         return outcome
     name = asset.file.name or ""
     try:
         # Files first, then the row: a crash in between leaves a row that the next run retries.
-        asset.file.storage.delete(name)
-    except OSError as error:
+        storage.delete(name)
+    except storage.STORAGE_ERRORS as error:
         logger.warning("retention could not delete the files of asset %s: %s", asset.pk, error)
         outcome.error = type(error).__name__
         return outcome

@@ -35,8 +35,10 @@ def test_compose_runs_the_same_roles_as_make_run():
 
 def test_every_role_compose_names_exists_in_the_entrypoint():
     services = compose()["services"]
-    commanded = {s["command"][0] for name, s in services.items() if name not in ("db", "redis")}
-    assert commanded <= sitter_roles()
+    # The portal's own image, not the databases' or the optional object storage's.
+    ours = [s for s in services.values() if s.get("image") == "sitter:latest"]
+    assert {"web", "worker", "beat", "release"} <= {s["command"][0] for s in ours}
+    assert {s["command"][0] for s in ours} <= sitter_roles()
 
 
 def test_compose_has_databases_health_checks_and_named_volumes():
@@ -66,3 +68,12 @@ def test_env_example_documents_every_variable_settings_read():
         read |= set(re.findall(r'env\.\w+\(\s*"([A-Z][A-Z0-9_]+)"', path.read_text()))
     missing = read - documented
     assert not missing, f".env.example does not document {sorted(missing)}"
+
+
+def test_object_storage_is_an_optional_profile_with_a_private_bucket():
+    services = compose()["services"]
+    for name in ("minio", "minio-setup"):
+        assert services[name]["profiles"] == ["object-storage"]  # not started by default
+    assert services["minio"]["ports"] == ["127.0.0.1:9000:9000"]
+    setup = " ".join(services["minio-setup"]["command"])
+    assert "mc anonymous set none local/sitter-media" in setup

@@ -17,6 +17,8 @@ The simulator binds to loopback by default; never expose this on a shared networ
 ``POST /_control/sessions/<T>/complete``   ``{"result_code": 10000, "person", "abandon"?}``
 ``GET  /_control/requests``                ``?action=&adapter=&credential=&fault=``
 ``GET  /_control/state``                   everything, per credential, deleted rows included
+``GET  /_control/downloads``               ``{"bytes_by_host": {"host:port": N}}``: who served
+                                           the files fetched by URL since the last reset
 ``GET|POST /_control/clock``               ``{"advance_seconds": N}`` moves simulated time
 ``POST /_control/reset``                   clear all but credentials (``{"all": true}``: those too)
 =========================================  ==================================================
@@ -27,7 +29,7 @@ import json
 import re
 from typing import Any
 
-from upstream.simulator import faults, library, verification
+from upstream.simulator import faults, ingest, library, verification
 from upstream.simulator.core import Context
 from upstream.simulator.store import Store, iso
 from upstream.simulator.switches import SwitchError
@@ -237,6 +239,7 @@ def _route(ctx: Context, request: Request) -> Reply:
         ("POST", "/_control/moderation"): lambda: _arm(store, _json(request), library.MODERATION),
         ("GET", "/_control/requests"): lambda: _requests(store, request.query),
         ("GET", "/_control/state"): lambda: state(ctx),
+        ("GET", "/_control/downloads"): lambda: {"bytes_by_host": ingest.downloaded_bytes()},
         ("GET", "/_control/clock"): lambda: {"offset": store.clock_offset, "now": iso(store.now())},
         ("POST", "/_control/clock"): lambda: _advance(store, _json(request)),
         ("POST", "/_control/reset"): lambda: _reset(store, _json(request)),
@@ -267,6 +270,7 @@ def _advance(store: Store, body: dict[str, Any]) -> dict[str, Any]:
 
 def _reset(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     store.reset(all_=bool(body.get("all")))
+    ingest.forget_downloads()
     return {"reset": True}
 
 

@@ -7,9 +7,12 @@ Downloads run inside the request, bounded by ``download_timeout_seconds`` for th
 
 import base64
 import binascii
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
 
 from upstream.simulator.core import Upload, invalid
@@ -27,6 +30,22 @@ class Source:
 
 class DownloadFailed(Exception):
     pass
+
+
+# Bytes downloaded from each host:port since the last reset: shows who served the files (the
+# portal, or a bucket it presigned a URL for). `GET /_control/downloads`.
+_downloaded: Counter[str] = Counter()
+_downloaded_lock = threading.Lock()
+
+
+def downloaded_bytes() -> dict[str, int]:
+    with _downloaded_lock:
+        return dict(_downloaded)
+
+
+def forget_downloads() -> None:
+    with _downloaded_lock:
+        _downloaded.clear()
 
 
 def download(url: str, *, timeout: float, cap: int = DOWNLOAD_CAP) -> Source:
@@ -54,6 +73,8 @@ def download(url: str, *, timeout: float, cap: int = DOWNLOAD_CAP) -> Source:
         raise DownloadFailed(f"the URL answered HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise DownloadFailed(f"the URL could not be fetched ({type(exc).__name__})") from None
+    with _downloaded_lock:
+        _downloaded[urllib.parse.urlsplit(url).netloc] += size
     return Source(b"".join(chunks), content_type, "url")
 
 

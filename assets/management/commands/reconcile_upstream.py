@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from assets.reconcile import groups_to_check, reconcile_group
+from assets.reconcile import groups_to_check, reconcile_group, reconcile_storage
 
 
 class Command(BaseCommand):
@@ -42,6 +42,17 @@ class Command(BaseCommand):
                 self.stdout.write(f"  group: {report.presence}")
             for difference in report.differences:
                 self.stdout.write(f"  {difference}")
+        media = reconcile_storage()
+        differences += len(media.unowned) + len(media.missing)
+        unresolved += media.unresolved
+        state = "ERROR" if media.error else "drift" if media.unresolved else "ok"
+        self.stdout.write(f"media storage: {state}")
+        if media.error:
+            self.stdout.write(f"  {media.error}")
+        for name in media.unowned:
+            self.stdout.write(f"  stored file without an asset: {name} — left as is")
+        for pk, name in media.missing:
+            self.stdout.write(f"  asset {pk} without its stored file: {name} — left as is")
         summary = (
             f"{len(groups)} group(s) compared, {differences} difference(s), "
             f"{unresolved} left unresolved."
