@@ -123,10 +123,16 @@ def _receive(
     back: str,
     *,
     consent_id: int | None = None,
+    by_person: bool = False,
 ) -> HttpResponse:
-    """Take the one file of an upload whose sender was checked already."""
+    """Take the one file of an upload whose sender was checked already. `by_person`: through a
+    person's link, which a browser signed in as staff may not use."""
     try:
         uploads.admit(request)
+        if by_person and request.user.is_authenticated:
+            # Files sent here count as the person's own. Refused after the CSRF check, as every
+            # other refusal: a forged form learns nothing more.
+            return _refused(request, back, STAFF_BROWSER, status=403)
         upload = uploads.received_file(request)
     except uploads.UploadRefused as refusal:
         if refusal.response is not None and not _wants_json(request):
@@ -276,15 +282,12 @@ def person_upload(request: HttpRequest, token: str) -> HttpResponse:
     # A person's files go under the consent they gave through this link, whatever else holds.
     own = [c for c in services.active_consents(group) if c.session_id == session.pk]
     if request.method == "POST":
-        if request.user.is_authenticated:
-            # Files sent here count as the person's own: a staff browser uses the staff page.
-            return _refused(request, back, STAFF_BROWSER, status=403)
         if not own:
             return _refused(request, back, NO_CONSENT_OF_THEIRS)
         if (wait := uploads.person_upload_wait(session)) is not None:
             return _refused(request, back, wait, status=429)
         uploader = services.Uploader(person_id=group.person_id)
-        return _receive(request, group, uploader, back, consent_id=own[0].pk)
+        return _receive(request, group, uploader, back, consent_id=own[0].pk, by_person=True)
     context = _page_context(group, back, own)
     sent = held_or_refused(group.assets.filter(uploaded_by_person=True)).order_by("-created_at")
     for asset in sent:

@@ -40,7 +40,9 @@ def test_the_timeline_is_in_words(start_by_email, staff_client, phone, simulator
 
 def test_a_cancelled_session_says_who_cancelled(start_by_email, staff_client):
     session, _ = start_by_email()
-    staff_client.post(f"/sessions/{session.pk}/cancel/")
+    staff_client.post(
+        f"/sessions/{session.pk}/cancel/", {"confirmed": "yes", "reason": "Wrong person"}
+    )
     assert _timeline(staff_client, session)[-1] == (
         "Cancelled by staffer; 1 earlier link stopped working"
     )
@@ -53,7 +55,9 @@ def test_the_status_poll_is_a_cheap_conditional_request(
     url = f"/sessions/{session.pk}/status/"
     first = staff_client.get(url, headers={"HX-Request": "true"})
     assert first.status_code == 200 and first["ETag"]
-    with django_assert_max_num_queries(6):  # the session, its consents, the last event: no render
+    # Sign-in (session, user, second factor), the role's permissions (2), then the session, its
+    # consents and the last event: no render.
+    with django_assert_max_num_queries(8):
         unchanged = staff_client.get(
             url, headers={"HX-Request": "true", "If-None-Match": first["ETag"]}
         )
@@ -66,7 +70,9 @@ def test_the_status_poll_is_a_cheap_conditional_request(
 
 def test_a_finished_session_stops_the_poll_even_when_unchanged(start_by_email, staff_client):
     session, _ = start_by_email()
-    staff_client.post(f"/sessions/{session.pk}/cancel/")
+    staff_client.post(
+        f"/sessions/{session.pk}/cancel/", {"confirmed": "yes", "reason": "Wrong person"}
+    )
     url = f"/sessions/{session.pk}/status/"
     tag = staff_client.get(url, headers={"HX-Request": "true"})["ETag"]
     again = staff_client.get(url, headers={"HX-Request": "true", "If-None-Match": tag})
