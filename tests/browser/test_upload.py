@@ -735,7 +735,7 @@ def test_staff_choose_which_project_an_upload_is_for(
     from django.test import Client
 
     from assets.models import Asset
-    from tests.journey import PHONE
+    from tests.journey import PHONE, code_in_last_message
     from verification import services
     from verification.models import Consent, Project
 
@@ -750,9 +750,10 @@ def test_staff_choose_which_project_an_upload_is_for(
         user=staff_user,
     )
     link = services.show_link(session=session, user=staff_user).removeprefix(portal.url)
-    Client(HTTP_USER_AGENT=PHONE).post(
-        f"{link}consent/", {"signature_name": group.person.full_name, "agree": "on"}
-    )
+    phone = Client(HTTP_USER_AGENT=PHONE)
+    phone.post(f"{link}consent/", {"signature_name": group.person.full_name, "agree": "on"})
+    # A new project on a verified group holds once the code sent to the person is entered.
+    phone.post(f"{link}code/", {"code": code_in_last_message()})
     first = Consent.objects.exclude(project=spring).get()
 
     page = staff_upload_page(desktop, portal, group, console_errors)

@@ -16,6 +16,8 @@ import requests
 from tests.journey import PHONE
 
 LINK = re.compile(r"/p/[A-Za-z0-9_-]{20,}/")
+# The start page's answer when the person has an open verification for the project already.
+OPEN_SESSION = re.compile(r'already has an open verification.*?href="/sessions/(\d+)/"', re.S)
 # A CSRF secret of our own, sent as the cookie and echoed in the form or header, as a browser does.
 CSRF = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
 
@@ -111,8 +113,9 @@ class Staff:
         self.http.cookies.set("sessionid", sessionid)
 
     def start_session(self, person: int, channel: str) -> requests.Response | None:
-        """Start a verification; an in-person one answers with the page showing the link."""
-        return self.traffic.send(
+        """Start a verification; an in-person one ends on the page showing the link. When the
+        person has an open one already (an answer lost to a fault), show that one's link."""
+        response = self.traffic.send(
             self.http,
             "POST",
             f"/persons/{person}/verify/",
@@ -126,6 +129,24 @@ class Staff:
                 "csrfmiddlewaretoken": CSRF,
             },
         )
+        if response is not None and response.status_code == 200:
+            open_one = OPEN_SESSION.search(response.text)
+            if open_one is None:
+                return response
+            response = self.traffic.send(
+                self.http,
+                "POST",
+                f"/sessions/{open_one.group(1)}/show-link/",
+                "staff show link",
+                data={"csrfmiddlewaretoken": CSRF},
+            )
+        return self._follow(response, "staff shown link")
+
+    def _follow(self, response: requests.Response | None, what: str) -> requests.Response | None:
+        """The page a post/redirect/get answer points at."""
+        if response is None or response.status_code != 302:
+            return response
+        return self.traffic.send(self.http, "GET", response.headers["Location"], what)
 
     def upload(self, group: int, path: Path, name: str) -> requests.Response | None:
         with path.open("rb") as handle:

@@ -529,9 +529,11 @@ def test_journeys_survive_killed_workers_lost_redis_restarted_postgres_and_a_sil
         assert len(assets) == answers.count(201) + answers.count(422)
         assert set(statuses) <= {"active", "failed", "rejected"}, statuses
         assert all(a["error_message"] for a in assets if a["status"] != "active")
-        # The asset whose worker was killed mid-forward was taken over and sent once.
+        # The assets whose worker was killed mid-forward were taken over after the lease: sent
+        # again, or adopted by their name once the hung CreateAsset had made them upstream. Either
+        # way they end Active, and the duplicate check below shows one copy each.
         taken_over = [a for a in assets if a["id"] in scenario.killed_mid_forward]
-        assert all(a["status"] == "active" and a["forward_attempts"] >= 2 for a in taken_over)
+        assert taken_over and all(a["status"] == "active" for a in taken_over), taken_over
         # Nothing duplicated upstream.
         upstream_state = cluster.upstream.control("GET", "state")
         names = Counter(
