@@ -297,16 +297,25 @@ def _signed_in(request: HttpRequest) -> bool:
     return bool(request.user.is_authenticated)
 
 
-@person_page
-@answers_get_with("person:link")
-def consent(request: HttpRequest, token: str) -> HttpResponse:
+def _for_the_person(request: HttpRequest, token: str) -> Invitation | HttpResponse:
+    """The link's invitation, in its person's language, for a step only the person may take: a
+    browser signed in as staff is answered with the link page saying why."""
     resolved = _resolve(request, token)
     if isinstance(resolved, HttpResponse):
         return resolved
-    session = resolved.session
-    _activate_language(request, session.person.language)
+    _activate_language(request, resolved.session.person.language)
     if _signed_in(request):
         return _link_page(request, resolved, token, error=_staff_browser_refusal(), status=403)
+    return resolved
+
+
+@person_page
+@answers_get_with("person:link")
+def consent(request: HttpRequest, token: str) -> HttpResponse:
+    resolved = _for_the_person(request, token)
+    if isinstance(resolved, HttpResponse):
+        return resolved
+    session = resolved.session
     form = ConsentForm(request.POST, expected_name=session.person.full_name)
     if not form.is_valid():
         return _link_page(request, resolved, token, form=form, status=400)
@@ -347,12 +356,9 @@ def _staff_browser_refusal() -> str:
 @answers_get_with("person:link")
 def consent_code(request: HttpRequest, token: str) -> HttpResponse:
     """The one-time code that binds a consent on an already verified group to the person."""
-    resolved = _resolve(request, token)
+    resolved = _for_the_person(request, token)
     if isinstance(resolved, HttpResponse):
         return resolved
-    _activate_language(request, resolved.session.person.language)
-    if _signed_in(request):
-        return _link_page(request, resolved, token, error=_staff_browser_refusal(), status=403)
     if resolved.session.status == VerificationSession.Status.VERIFIED:
         return redirect("person:link", token)  # sent twice, or reloaded: it worked already
     try:
@@ -367,12 +373,9 @@ def consent_code(request: HttpRequest, token: str) -> HttpResponse:
 @person_page
 @answers_get_with("person:link")
 def consent_code_resend(request: HttpRequest, token: str) -> HttpResponse:
-    resolved = _resolve(request, token)
+    resolved = _for_the_person(request, token)
     if isinstance(resolved, HttpResponse):
         return resolved
-    _activate_language(request, resolved.session.person.language)
-    if _signed_in(request):
-        return _link_page(request, resolved, token, error=_staff_browser_refusal(), status=403)
     try:
         services.send_consent_code(session=resolved.session, request=request)
     except services.JourneyError as error:
@@ -383,13 +386,10 @@ def consent_code_resend(request: HttpRequest, token: str) -> HttpResponse:
 @person_page
 @answers_get_with("person:link")
 def start(request: HttpRequest, token: str) -> HttpResponse:
-    resolved = _resolve(request, token)
+    # The liveness check is the person's face: not in a staff browser either.
+    resolved = _for_the_person(request, token)
     if isinstance(resolved, HttpResponse):
         return resolved
-    _activate_language(request, resolved.session.person.language)
-    if _signed_in(request):
-        # The liveness check is the person's face: not in a staff browser either.
-        return _link_page(request, resolved, token, error=_staff_browser_refusal(), status=403)
     return _start(request, resolved, token)
 
 
